@@ -1,0 +1,1 @@
+"""Feature modules that add a section to build.yaml; importing one registers it."""

@@ -1,0 +1,15 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/ginsvc/internal/version"
+)
+
+func registerVersion(r gin.IRoutes, info version.Info) {
+	r.GET("/version", func(c *gin.Context) {
+		c.JSON(http.StatusOK, info)
+	})
+}

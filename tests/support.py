@@ -1,0 +1,60 @@
+"""Plain helpers for tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MODULE_VERSION_PKG = "internal/version"
+
+
+def go_binary() -> str:
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        pytest.fail("no `go` on PATH: install Go (see README prerequisites)")
+    return go
+
+
+def module_path() -> str:
+    for line in (REPO / "go.mod").read_text().splitlines():
+        if line.startswith("module "):
+            return line.split()[1]
+    raise AssertionError("go.mod has no module line")
+
+
+STAMP = {"Version": "9.8.7-test", "Commit": "abc1234", "Date": "2026-01-02T03:04:05Z"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def run_invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``invoke ARGS`` in ``cwd`` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=cwd, text=True, capture_output=True,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
