@@ -81,7 +81,8 @@ def server_bin(once: Callable[..., Any], shared_dir: Path) -> Path:
         pkg = f"{module_path()}/{MODULE_VERSION_PKG}"
         ldflags = "-s -w " + " ".join(f"-X {pkg}.{k}={v}" for k, v in STAMP.items())
         subprocess.run(
-            [go_binary(), "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), "./cmd/server"],
+            [go_binary(), "build", "-trimpath", "-tags", "nomsgpack", "-ldflags", ldflags, "-o", str(out),
+             "./cmd/server"],
             cwd=REPO, check=True, env={**os.environ, "CGO_ENABLED": "0"},
         )
         return str(out)

@@ -26,6 +26,7 @@ import (
 	"example.com/ginsvc/internal/activation"
 	"example.com/ginsvc/internal/bootenv"
 	"example.com/ginsvc/internal/config"
+	"example.com/ginsvc/internal/probe"
 	"example.com/ginsvc/internal/server"
 	"example.com/ginsvc/internal/version"
 )
@@ -88,15 +89,23 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	showVersion, err := parseFlags(args, stderr)
+	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, errHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if showVersion {
+	if opts.version {
 		return printVersion(stdout)
+	}
+	if opts.healthcheck {
+		// The image's HEALTHCHECK runs the binary it already ships, so no
+		// second binary takes space in every image.
+		if err := probe.Run(ctx, getenv); err != nil {
+			return fmt.Errorf("healthcheck: %w", err)
+		}
+		return nil
 	}
 
 	cfg, err := config.Load(getenv)
@@ -209,7 +218,13 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	return nil
 }
 
-func parseFlags(args []string, stderr io.Writer) (showVersion bool, err error) {
+// cliFlags are the few command-line switches; settings come from the environment.
+type cliFlags struct {
+	version     bool
+	healthcheck bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (opts cliFlags, err error) {
 	name := "server"
 	if len(args) > 0 {
 		name = filepath.Base(args[0])
@@ -217,9 +232,10 @@ func parseFlags(args []string, stderr io.Writer) (showVersion bool, err error) {
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&showVersion, "version", false, "print build information as JSON and exit")
+	fs.BoolVar(&opts.version, "version", false, "print build information as JSON and exit")
+	fs.BoolVar(&opts.healthcheck, "healthcheck", false, "GET /healthz of the running server and exit 0 if it answers 200, else 1")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [-version]\n\n", name)
+		fmt.Fprintf(fs.Output(), "Usage: %s [-version | -healthcheck]\n\n", name)
 		fmt.Fprintf(fs.Output(), "Settings come from environment variables, optionally on top of the YAML file\n")
 		fmt.Fprintf(fs.Output(), "named by CONFIG_FILE: PORT, LISTEN_ADDR, GIN_MODE, LOG_LEVEL, LOG_FILE,\n")
 		fmt.Fprintf(fs.Output(), "ENABLE_CACHE, API_TIMEOUT_MS, SHUTDOWN_TIMEOUT, DRAIN_DELAY, SERVICE_NAME, DB_PASSWORD.\n\n")
@@ -227,16 +243,16 @@ func parseFlags(args []string, stderr io.Writer) (showVersion bool, err error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return false, errHelp
+			return opts, errHelp
 		}
-		return false, errUsage
+		return opts, errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected arguments: %q\n", fs.Args())
 		fs.Usage()
-		return false, errUsage
+		return opts, errUsage
 	}
-	return showVersion, nil
+	return opts, nil
 }
 
 func printVersion(w io.Writer) error {

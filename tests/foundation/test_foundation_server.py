@@ -216,6 +216,17 @@ def test_healthcheck_binary(server: Server, healthcheck_bin: Path) -> None:
     assert down.returncode == 1 and down.stderr.strip()
 
 
+def test_server_binary_is_its_own_healthcheck(server: Server, server_bin: Path) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    ok = subprocess.run([str(server_bin), "-healthcheck"], env={"PORT": port}, capture_output=True, timeout=10)
+    assert ok.returncode == 0, ok.stderr
+    closed = free_port()
+    down = subprocess.run([str(server_bin), "-healthcheck"], env={"PORT": str(closed)},
+                          capture_output=True, text=True, timeout=10)
+    assert down.returncode == 1
+    assert f"healthcheck: GET http://127.0.0.1:{closed}/healthz" in down.stderr
+
+
 def test_docker_engine_is_reachable(docker_client) -> None:  # type: ignore[no-untyped-def]
     version = docker_client.version()
     assert int(version["ApiVersion"].split(".")[1]) >= 41

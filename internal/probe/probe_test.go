@@ -1,4 +1,4 @@
-package main
+package probe
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestTargetURL(t *testing.T) {
 		{env: map[string]string{"PORT": "0"}, wantErr: `PORT="0": must be an integer between 1 and 65535`},
 	}
 	for _, tt := range tests {
-		got, err := targetURL(env(tt.env))
+		got, err := TargetURL(env(tt.env))
 		if tt.wantErr != "" {
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("%v: err = %v, want %q", tt.env, err, tt.wantErr)
@@ -57,12 +57,12 @@ func TestRun(t *testing.T) {
 	defer srv.Close()
 	url := srv.URL + "/healthz"
 
-	if err := run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url})); err != nil {
+	if err := Run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url})); err != nil {
 		t.Errorf("healthy server: %v", err)
 	}
 
 	status = http.StatusServiceUnavailable
-	err := run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url}))
+	err := Run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url}))
 	if err == nil || !strings.Contains(err.Error(), "503 Service Unavailable") {
 		t.Errorf("unhealthy server: err = %v", err)
 	}
@@ -72,7 +72,7 @@ func TestRunUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/healthz"
 	srv.Close()
-	if err := run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url})); err == nil {
+	if err := Run(context.Background(), env(map[string]string{"HEALTHCHECK_URL": url})); err == nil {
 		t.Error("expected an error for a closed port")
 	}
 }
