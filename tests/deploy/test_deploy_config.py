@@ -1,0 +1,133 @@
+"""The deploy section of build.yaml: a bad port, domain or path is a config error naming its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import REPO, run_invoke
+
+from buildlib import ConfigError, config
+from buildlib.deploy import settings
+
+TEMPLATE = (REPO / "build.yaml").read_text()
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for pkg in ("cmd/server", "cmd/healthcheck", "internal/version"):
+        (tmp_path / pkg).mkdir(parents=True)
+    (tmp_path / "deploy").symlink_to(REPO / "deploy")
+    (tmp_path / "build.yaml").write_text(TEMPLATE)
+    return tmp_path
+
+
+def edit(tree: Path, old: str, new: str) -> int:
+    """Replace ``old`` (one line of the template) with ``new``; return its line number."""
+    assert TEMPLATE.count(old) == 1, old
+    (tree / "build.yaml").write_text(TEMPLATE.replace(old, new))
+    return TEMPLATE[: TEMPLATE.index(old)].count("\n") + 1
+
+
+def test_the_template_describes_a_fleet() -> None:
+    cfg = settings.load(config.load(REPO / "build.yaml"))
+    assert list(cfg.hosts) == ["web1", "web2", "web3"]
+    assert cfg.groups == {"web": ("web1", "web2", "web3")}
+    assert cfg.hosts["web3"].platform == "linux/arm64"
+    assert (cfg.port, cfg.profile, cfg.keep_releases, cfg.batch) == (8080, "strict", 3, 1)
+    assert cfg.security == {"hardened": 1.5, "strict": 0.5}
+    # The guide's table, from the shared environments section.
+    assert {n: cfg.environments[n].values["LOG_LEVEL"] for n in ("dev", "test", "prod")} == {
+        "dev": "debug", "test": "info", "prod": "error"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("  port: 8080                    #", "  port: 80800                   #", "deploy.port",
+         "80800 is out of range; allowed: an integer >= 1 and <= 65535"),
+        ("  port: 8080                    #", "  port: http                    #", "deploy.port",
+         'expected a TCP port (1-65535), got string "http"'),
+        ("  domain: ginsvc.example.com", "  domain: -ginsvc.example.com", "deploy.domain",
+         '"-ginsvc.example.com": each dot-separated label needs 1 to 63 letters, digits or \'-\', '
+         "not starting or ending with '-'"),
+        ("  domain: ginsvc.example.com", "  domain: ginsvc example.com", "deploy.domain",
+         '"ginsvc example.com": each dot-separated label needs'),
+        ("    base: /opt/ginsvc ", "    base: opt/ginsvc ", "deploy.paths.base",
+         '"opt/ginsvc": must be an absolute path below / such as /opt/ginsvc'),
+        ("    base: /opt/ginsvc ", "    base: /opt/../etc ", "deploy.paths.base",
+         "\"/opt/../etc\": no empty, '.' or '..' parts"),
+        ("    nginx_site: /etc/nginx/conf.d/ginsvc.conf", "    nginx_site: /etc/nginx/conf.d/gin svc.conf",
+         "deploy.paths.nginx_site", "may only hold letters, digits and . _ / @ + -"),
+        ("    certificate: /etc/ssl/certs/ginsvc.pem", "    certificate: ssl/ginsvc.pem",
+         "deploy.tls.certificate", "must be an absolute path"),
+        ("platform: linux/arm64}", "platform: darwin/arm64}", "deploy.hosts.web3.platform",
+         '"darwin/arm64" is not allowed'),
+        ("  keep_releases: 3 ", "  keep_releases: 1 ", "deploy.keep_releases",
+         "1 is out of range; allowed: an integer >= 2 and <= 100"),
+    ],
+)
+def test_bad_values_name_their_line(tree: Path, old: str, new: str, key: str, problem: str) -> None:
+    line = edit(tree, old, new)
+    with pytest.raises(ConfigError) as caught:
+        config.load(tree / "build.yaml")
+    assert (caught.value.line, caught.value.key) == (line, key)
+    assert problem in caught.value.problem
+
+
+def test_the_task_reports_the_line_and_exits_2(tree: Path) -> None:
+    line = edit(tree, "  port: 8080                    #", "  port: 0                       #")
+    done = run_invoke("-r", str(REPO), "deploy.render", "--out", str(tree / "out"), cwd=tree)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"error: build.yaml:{line}: deploy.port: 0 is out of range; allowed: "
+                                   "an integer >= 1 and <= 65535")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("    web: [web1, web2, web3]", "    web: [web1, web4]", "deploy.groups.web[1]",
+         '"web4" is not in deploy.hosts; known hosts: web1, web2, web3'),
+        ("  environment: prod ", "  environment: staging ", "deploy.environment",
+         '"staging" is not in the environments section; defined: dev, test, prod'),
+        ("  binary: server ", "  binary: worker ", "deploy.binary",
+         '"worker" is not in binaries; known: healthcheck, server'),
+        ("      GIN_MODE: debug", "      GIN_MODE: debug\n      DB_PASSWORD: hunter2",
+         "environments.dev.env.DB_PASSWORD",
+         "is a secret (deploy.secrets.names): it comes from the deployer's environment or the secrets file, "
+         "never from the repository"),
+    ],
+)
+def test_cross_key_mistakes_name_their_line(tree: Path, old: str, new: str, key: str, problem: str) -> None:
+    line = edit(tree, old, new) + (1 if "DB_PASSWORD" in new else 0)
+    with pytest.raises(ConfigError) as caught:
+        settings.load(config.load(tree / "build.yaml"))
+    assert (caught.value.line, caught.value.key, caught.value.problem) == (line, key, problem)
+
+
+def test_a_secrets_file_inside_the_repository_is_refused(tree: Path) -> None:
+    (tree / "secrets.env").write_text("DB_PASSWORD=hunter2\n")
+    line = edit(tree, "    file: null ", "    file: secrets.env ")
+    from buildlib.deploy import secrets
+
+    project = config.load(tree / "build.yaml")
+    with pytest.raises(ConfigError, match=rf"build.yaml:{line}: deploy.secrets.file: .*secrets.env is inside the "
+                       "repository; keep secrets out of it"):
+        secrets.load(project, settings.load(project), environ={})
+
+
+def test_secrets_come_from_the_environment_then_the_file(tree: Path, tmp_path_factory: pytest.TempPathFactory
+                                                        ) -> None:
+    from buildlib.deploy import secrets
+
+    outside = tmp_path_factory.mktemp("home") / "secrets.env"
+    outside.write_text("# deploy secrets\nexport DB_PASSWORD='from file'\n")
+    edit(tree, "    file: null ", f"    file: {outside} ")
+    project = config.load(tree / "build.yaml")
+    cfg = settings.load(project)
+    assert secrets.load(project, cfg, environ={}) == {"DB_PASSWORD": "from file"}
+    assert secrets.load(project, cfg, environ={"DB_PASSWORD": "from env"}) == {"DB_PASSWORD": "from env"}
+    outside.write_text("OTHER=1\n")
+    with pytest.raises(secrets.SecretError, match=r"^secret DB_PASSWORD is not set: export DB_PASSWORD=\.\.\. or "
+                       rf"add it to {outside}; secrets never come from the repository$"):
+        secrets.load(project, cfg, environ={})
