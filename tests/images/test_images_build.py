@@ -1,0 +1,101 @@
+"""Building the variants: in-docker without network, reproducible IDs, and the errors a user meets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from imagetest_helpers import invoke_ok, remove_tags
+from support import run_invoke
+
+
+def _image_id(ref: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_in_docker_offline_build_matches_prebuilt(scratch_copy: Path, variants: dict, token: str,
+                                                  labels: list[str]) -> None:
+    """The builder stage compiles with the host's modules and no network, into the very same image."""
+    repo = f"buildlib-test-{token}-indocker"
+    try:
+        out = invoke_ok("image.build", "--variant", "scratch", "--mode", "in-docker", "--local-bases", "--offline",
+                        "--repository", repo, *labels, cwd=scratch_copy, timeout=1500)
+        assert re.search(r"seeded the module cache from the host: \d+ modules", out), out
+        log = (scratch_copy / ".build/images/scratch.log").read_text()
+        # The layer-ordering and cache-mount chapters, as BuildKit ran them.
+        titles = dict(re.findall(r"^#\d+ \[compile (\d)/\d\] (.*)$", log, re.M))
+
+        def step(fragment: str) -> int:
+            return next(int(n) for n, title in titles.items() if fragment in title)
+
+        assert step("COPY go.mod go.sum") < step("go mod download") < step("COPY cmd/") < step("go build"), titles
+        assert "--mount=type=cache,id=ginsvc-gomod" in log and "--mount=type=cache,id=ginsvc-gobuild" in log
+        # Same source, same flags, same stamp: the compiled-in-docker image is the prebuilt one, bit for bit.
+        assert _image_id(f"{repo}:scratch") == variants["scratch"]["id"]
+
+        # A new file makes the compile step run (the one above may have come from the layer cache), and
+        # it must run even when the module cache mount was emptied behind the cached download layer.
+        (scratch_copy / "cmd/server/zz_extra.go").write_text(f"package main\n\nconst buildMark = \"{token}\"\n")
+        invoke_ok("image.build", "--variant", "scratch", "--mode", "in-docker", "--local-bases", "--offline",
+                  "--repository", repo, *labels, cwd=scratch_copy, timeout=1500)
+        log = (scratch_copy / ".build/images/scratch.log").read_text()
+        compile_step = re.search(r"^#(\d+) \[compile \d/\d\] RUN .*go build", log, re.M)
+        assert compile_step and re.search(rf"^#{compile_step.group(1)} DONE", log, re.M), log[-3000:]
+        cache = invoke_ok("image.cache", "--local-bases", cwd=scratch_copy)
+        modules = re.search(r"Go module cache\s+ginsvc-gomod\s+[\d.]+ MB\s+(\d+) modules", cache)
+        files = re.search(r"Go build cache\s+ginsvc-gobuild\s+[\d.]+ MB\s+(\d+) files", cache)
+        assert modules and int(modules.group(1)) > 0 and files and int(files.group(1)) > 0, cache
+    finally:
+        remove_tags(repo)
+
+
+def test_scratch_is_reproducible_from_a_clean_cache(scratch_copy: Path, variants: dict, token: str,
+                                                    labels: list[str]) -> None:
+    repo = f"buildlib-test-{token}-repro"
+    ids = []
+    try:
+        for _ in range(2):
+            invoke_ok("image.build", "--variant", "scratch", "--mode", "prebuilt", "--local-bases", "--no-cache",
+                      "--repository", repo, *labels, cwd=scratch_copy)
+            ids.append(_image_id(f"{repo}:scratch"))
+        assert ids[0] == ids[1] == variants["scratch"]["id"]
+        created = subprocess.run(["docker", "image", "inspect", "--format",
+                                  '{{.Created}} {{index .Config.Labels "org.opencontainers.image.created"}}',
+                                  f"{repo}:scratch"], capture_output=True, text=True, check=True).stdout.split()
+        # The copy has no commit: the commit time falls back to the epoch, never the wall clock.
+        assert created == ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"]
+    finally:
+        remove_tags(repo)
+
+
+def test_unknown_variant_lists_the_valid_ones(workspace: Path) -> None:
+    proc = run_invoke("image.build", "--variant", "scratch,busybox", cwd=workspace)
+    assert proc.returncode == 2
+    assert 'error: unknown image variant "busybox"; valid variants: alpine, distroless, scratch' in proc.stderr
+
+
+def test_no_engine_says_how_to_start_one(workspace: Path) -> None:
+    proc = run_invoke("image.build", "--variant", "scratch", cwd=workspace,
+                      env={"DOCKER_HOST": "unix:///nonexistent"})
+    assert proc.returncode == 1
+    assert "error: no Docker engine answers at unix:///nonexistent (" in proc.stderr
+    assert "Start one (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER_HOST" in proc.stderr
+
+
+def test_failing_step_is_named_with_its_output(scratch_copy: Path, local_bases: str, token: str,
+                                               labels: list[str]) -> None:
+    # A new file (the copy's files are hard links to the shared workspace: never edit one in place).
+    (scratch_copy / "cmd/server/zz_broken.go").write_text(
+        'package main\n\nimport _ "example.com/ginsvc/internal/nosuchpackage"\n')
+    repo = f"buildlib-test-{token}-broken"
+    proc = run_invoke("image.build", "--variant", "scratch", "--mode", "in-docker", "--local-bases", "--offline",
+                      "--repository", repo, *labels, cwd=scratch_copy, timeout=900)
+    remove_tags(repo)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = proc.stderr
+    assert "error: building the scratch image failed at step:\n  [compile 8/8] RUN" in err
+    assert "zz_broken.go" in err and "nosuchpackage" in err
+    assert "\n    ERROR: " in err  # BuildKit's reason, after the step's own output
+    assert "full log: .build/images/scratch.log" in err
