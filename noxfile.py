@@ -7,7 +7,8 @@ import nox
 nox.options.sessions = ["lint", "go_test"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHON = "3.11"
+# None: the interpreter nox itself runs on, so any Python 3.11+ the user has works.
+PYTHON = None
 
 
 def install_project(session: nox.Session) -> None:
@@ -37,3 +38,52 @@ def lint(session: nox.Session) -> None:
 def go_test(session: nox.Session) -> None:
     """Run the Go tests: nox -s go_test -- -run TestConfig -v."""
     session.run("go", "test", *(session.posargs or ["-race", "./..."]), external=True)
+
+
+@nox.session(python=PYTHON)
+def debt(session: nox.Session) -> None:
+    """Score the tech debt and fail above build.yaml's threshold: nox -s debt -- --format json."""
+    install_project(session)
+    session.run("invoke", "debt", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Write the HTML build report from the last results: nox -s report -- --output report.html."""
+    install_project(session)
+    session.run("invoke", "report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Measure serial vs parallel Go builds, cold and warm: nox -s bench -- --cases b,e --warm-only."""
+    install_project(session)
+    session.run("invoke", "bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def image(session: nox.Session) -> None:
+    """Build the image variants with BuildKit: nox -s image -- --variant scratch --local-bases."""
+    install_project(session)
+    session.run("invoke", "image.build", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def size_check(session: nox.Session) -> None:
+    """Check image sizes against build.yaml's budgets, and the policy: nox -s image size_check -- --json."""
+    install_project(session)
+    session.run("invoke", "image.check", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def image_bench(session: nox.Session) -> None:
+    """Measure image sizes, cache-mount rebuilds, parallel builds, reproducibility: nox -s image_bench."""
+    install_project(session)
+    session.run("invoke", "image.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def deploy_bench(session: nox.Session) -> None:
+    """Roll a release out to 3 systemd hosts under load, per unit profile: nox -s deploy_bench -- --rate 100."""
+    install_project(session)
+    session.run("python", "-m", "buildlib.deploy.bench", *session.posargs)

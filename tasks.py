@@ -2,7 +2,24 @@
 
 from invoke import Collection
 
+from buildlib.tasks import build as build_tasks
+from buildlib.tasks import cache as cache_tasks
+from buildlib.tasks import debt as debt_tasks
+from buildlib.tasks import deploy as deploy_tasks
+from buildlib.tasks import env as env_tasks
+from buildlib.tasks import image as image_tasks
+from buildlib.tasks import init as init_tasks
 from buildlib.tasks import project
+from buildlib.tasks import report as report_tasks
 
 ns = Collection()
 ns.add_task(project.info)
+ns.add_collection(deploy_tasks.ns, "deploy")
+ns.add_collection(image_tasks.ns, "image")
+ns.add_task(build_tasks.build)
+ns.add_task(build_tasks.bench)
+ns.add_collection(cache_tasks.ns)
+ns.add_task(env_tasks.env)
+ns.add_task(debt_tasks.debt)
+ns.add_task(init_tasks.init)
+ns.add_task(report_tasks.report)
