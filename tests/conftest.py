@@ -72,6 +72,15 @@ def once(shared_dir: Path) -> Callable[[str, Callable[[], Any]], Any]:
     return run
 
 
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A directory shaped like the repository, enough for build.yaml's file checks, with its build.yaml."""
+    for pkg in ("cmd/server", "cmd/healthcheck", "internal/version"):
+        (tmp_path / pkg).mkdir(parents=True)
+    (tmp_path / "build.yaml").write_text((REPO / "build.yaml").read_text())
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def server_bin(once: Callable[..., Any], shared_dir: Path) -> Path:
     """cmd/server built once per run with the real Go toolchain, version stamped with -X."""

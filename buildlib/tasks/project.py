@@ -18,7 +18,7 @@ def info(c: Context) -> None:
         marker = " (default)" if name == p.build.profile else ""
         env = " ".join(f"{k}={v}" for k, v in sorted(prof.go_env().items()))
         print(f"profile   {name}{marker}: strip={prof.strip} trimpath={prof.trimpath} "
-              f"gcflags={prof.gcflags!r} {env}")
+              f"gcflags={prof.gcflags!r} tags={','.join(prof.tags) or '-'} {env}")
     print(f"outputs   {p.build.out_dir}/<goos>_<goarch>/<binary>   jobs: {p.build.jobs}")
 
 

@@ -7,14 +7,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"example.com/ginsvc/internal/probe"
 )
 
 func main() {
-	if err := probe.Run(context.Background(), os.LookupEnv); err != nil {
-		fmt.Fprintf(os.Stderr, "healthcheck: %v\n", err)
-		os.Exit(1)
+	os.Exit(run(context.Background(), os.LookupEnv, os.Stderr))
+}
+
+// run returns the exit status: 0 when /healthz answered 200, else 1 with the
+// reason on stderr.
+func run(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) int {
+	if err := probe.Run(ctx, getenv); err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return 1
 	}
+	return 0
 }

@@ -13,15 +13,6 @@ from buildlib import ConfigError, config
 TEMPLATE = (REPO / "build.yaml").read_text()
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A directory shaped like the repository, enough for build.yaml's file checks."""
-    for pkg in ("cmd/server", "cmd/healthcheck", "internal/version"):
-        (tmp_path / pkg).mkdir(parents=True)
-    (tmp_path / "build.yaml").write_text(TEMPLATE)
-    return tmp_path
-
-
 def write(tree: Path, old: str, new: str) -> tuple[Path, int]:
     """Replace ``old`` with ``new``; return the file and the line of the first changed line."""
     assert old in TEMPLATE, old

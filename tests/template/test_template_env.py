@@ -16,15 +16,6 @@ from buildlib import ConfigError, SelectionError, config, environments
 TEMPLATE = (REPO / "build.yaml").read_text()
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """A directory shaped like the repository, enough for build.yaml's file checks."""
-    for pkg in ("cmd/server", "cmd/healthcheck", "internal/version"):
-        (tmp_path / pkg).mkdir(parents=True)
-    (tmp_path / "build.yaml").write_text(TEMPLATE)
-    return tmp_path
-
-
 def edit(tree: Path, old: str, new: str) -> tuple[Path, int]:
     """Replace the first ``old`` after ``environments:``; return the file and the line of the change."""
     start = TEMPLATE.index("\nenvironments:")
