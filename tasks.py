@@ -14,12 +14,15 @@ from buildlib.tasks import report as report_tasks
 
 ns = Collection()
 ns.add_task(project.info)
-ns.add_collection(deploy_tasks.ns, "deploy")
-ns.add_collection(image_tasks.ns, "image")
 ns.add_task(build_tasks.build)
 ns.add_task(build_tasks.bench)
 ns.add_collection(cache_tasks.ns)
+ns.add_collection(image_tasks.ns, "image")
+ns.add_collection(deploy_tasks.ns, "deploy")
 ns.add_task(env_tasks.env)
 ns.add_task(debt_tasks.debt)
 ns.add_task(init_tasks.init)
 ns.add_task(report_tasks.report)
+# buildlib.config: another build.yaml, e.g. `invoke -f ci.yaml build` with
+# `buildlib: {config: ci/build.yaml}` in ci.yaml; None finds build.yaml from the current directory.
+ns.configure({"buildlib": {"config": None}})

@@ -37,5 +37,5 @@ def task(*args: Any, **kwargs: Any) -> Any:
 
 def project(c: Context) -> config.Project:
     """The validated build.yaml; ``invoke --config`` may name another via ``buildlib.config``."""
-    path = c.config.get("buildlib", {}).get("config") if "buildlib" in c.config else None
+    path = c.config.get("buildlib", {}).get("config")
     return config.load(path)

@@ -18,6 +18,7 @@ from ..images import smoke as smoke_mod
 from ..images.errors import BudgetExceeded, PolicyViolation
 from ..images.sizes import mb
 from ..progress import table
+from ..report import history
 from .common import project, task
 
 _VARIANT_HELP = "a variant (alpine, distroless, scratch); repeat or comma-separate; default images.variants"
@@ -75,7 +76,7 @@ _SHARED = "accepted and ignored, so `nox -s image size_check -- ARGS` can pass o
     help={
         "variant": _VARIANT_HELP,
         "json": "print the report as JSON (for CI) instead of tables",
-        "report": "also write the JSON report to this file",
+        "report": "also write the JSON report to this file (it always goes to .build/size_check.json)",
         "image": "check this image instead (policy only, strictest rules): e.g. a third-party base",
         "repository": "image repository the variants are tagged in (default images.repository)",
         **{flag: _SHARED for flag in ("mode", "local_bases", "offline", "jobs", "no_cache", "label", "version")},
@@ -95,6 +96,12 @@ def check(c: Context, variant: list[str] | None = None, json: bool = False, repo
     doc = {"ok": not problems, "problems": problems, "images": [r.as_dict() for r in results]}
     if report:
         Path(report).write_text(_json_text(doc))
+    if not image:
+        # The variants' check is the project's result: kept for `invoke report` and its history.
+        latest = s.project.root / ".build" / "size_check.json"
+        latest.parent.mkdir(parents=True, exist_ok=True)
+        latest.write_text(_json_text(doc))
+        history.record("size_check", doc, s.project.root)
     if json:
         print(_json_text(doc))
     else:
@@ -177,5 +184,5 @@ def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
     print(f"figures written to {out}")
 
 
-ns = Collection(build, bases, check, smoke, cache, bench)
+ns = Collection("image", build, bases, check, smoke, cache, bench)
 ns.default = "build"
