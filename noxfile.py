@@ -16,6 +16,12 @@ def install_project(session: nox.Session) -> None:
     session.install("-e", ".[test]")
 
 
+def run_task(session: nox.Session, name: str) -> None:
+    """Run an invoke task in the session's virtualenv, passing the session's arguments to it."""
+    install_project(session)
+    session.run("invoke", name, *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the pytest suite (real Go, Docker, systemd): nox -s tests -- -k config."""
@@ -43,43 +49,37 @@ def go_test(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def debt(session: nox.Session) -> None:
     """Score the tech debt and fail above build.yaml's threshold: nox -s debt -- --format json."""
-    install_project(session)
-    session.run("invoke", "debt", *session.posargs)
+    run_task(session, "debt")
 
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
     """Write the HTML build report from the last results: nox -s report -- --output report.html."""
-    install_project(session)
-    session.run("invoke", "report", *session.posargs)
+    run_task(session, "report")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Measure serial vs parallel Go builds, cold and warm: nox -s bench -- --cases b,e --warm-only."""
-    install_project(session)
-    session.run("invoke", "bench", *session.posargs)
+    run_task(session, "bench")
 
 
 @nox.session(python=PYTHON)
 def image(session: nox.Session) -> None:
     """Build the image variants with BuildKit: nox -s image -- --variant scratch --local-bases."""
-    install_project(session)
-    session.run("invoke", "image.build", *session.posargs)
+    run_task(session, "image.build")
 
 
 @nox.session(python=PYTHON)
 def size_check(session: nox.Session) -> None:
     """Check image sizes against build.yaml's budgets, and the policy: nox -s image size_check -- --json."""
-    install_project(session)
-    session.run("invoke", "image.check", *session.posargs)
+    run_task(session, "image.check")
 
 
 @nox.session(python=PYTHON)
 def image_bench(session: nox.Session) -> None:
     """Measure image sizes, cache-mount rebuilds, parallel builds, reproducibility: nox -s image_bench."""
-    install_project(session)
-    session.run("invoke", "image.bench", *session.posargs)
+    run_task(session, "image.bench")
 
 
 @nox.session(python=PYTHON)
