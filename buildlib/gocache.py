@@ -62,7 +62,7 @@ def ci_key(recipe: Recipe, platform: str) -> str:
     One key per platform keeps cross-compiled caches apart: restoring a
     darwin/arm64 cache into a linux/amd64 job would only waste download time.
     """
-    known = sorted({p for b in recipe.project.binaries.values() for p in recipe.project.platforms_of(b)})
+    known = project_platforms(recipe.project)
     if platform not in known:
         raise SelectionError(f'unknown platform "{platform}"; valid platforms: {", ".join(known)}')
     try:
