@@ -34,6 +34,7 @@ from typing import Any
 from . import config
 from .config import Project
 from .errors import ToolError
+from .gotool import find_go
 from .schema import Field, Int, Number, Record
 from .template.files import repository_files
 
@@ -212,12 +213,7 @@ def markers(root: Path, files: Iterable[str]) -> list[Item]:
 
 
 def _go(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    from shutil import which
-
-    go = which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-    if go is None:
-        raise ToolError("`go` is not on PATH; install Go (the version go.mod names) to compute the scorecard")
-    return subprocess.run([go, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([find_go(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout)
 
 
 def parse_coverprofile(text: str) -> dict[str, tuple[int, int]]:

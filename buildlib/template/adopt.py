@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from .. import config
 from ..atomic import write_bytes
 from ..errors import SelectionError, ToolError
+from ..gotool import find_go
 from .names import check_name, name_from_module
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -56,17 +56,10 @@ class Adopted:
     gitignore_added: list[str]
 
 
-def _go() -> str:
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-    if go is None:
-        raise ToolError("`go` is not on PATH; install Go to read the repository's packages")
-    return go
-
-
 def list_packages(root: Path) -> list[tuple[str, str, Path]]:
     """(package name, import path, directory) of every package of the module at ``root``."""
     result = subprocess.run(
-        [_go(), "list", "-e", "-f", "{{.Name}} {{.ImportPath}} {{.Dir}}", "./..."],
+        [find_go(root), "list", "-e", "-f", "{{.Name}} {{.ImportPath}} {{.Dir}}", "./..."],
         cwd=root, capture_output=True, text=True, timeout=600,
     )
     if result.returncode != 0:
