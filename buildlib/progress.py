@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 _REFRESH_S = 0.1
@@ -122,18 +123,22 @@ def _columns() -> int:
         return 100
 
 
+def columns(rows: Sequence[Sequence[object]], right: set[int] | None = None) -> list[str]:
+    """Rows as lines of aligned columns, two spaces apart, without trailing blanks."""
+    right = right or set()
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))] if cells else []
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in cells]
+
+
 def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
     """A plain text table (copy-pasteable into a README or a CI log)."""
-    right = right or set()
+    head, *body = columns([headers, *rows], right)
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                                     strict=True))]
-        return "  ".join(cells).rstrip()
-
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(headers), rule, *(fmt(r) for r in rows)])
+    return "\n".join([head, rule, *body])
 
 
 def human_size(n: int | None) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import config
 from . import check, lab, render, settings
+from ..progress import columns
 
 GUIDE_UNIT = ("[Unit]\nDescription=Gin Application\nAfter=network.target\n[Service]\nUser=www-data\n"
               "ExecStart=/path/to/bin/app\nRestart=always\nEnvironment=PORT=8080\n[Install]\n"
@@ -78,8 +79,7 @@ def _table(results: list[dict[str, Any]]) -> str:
                      ", ".join(f"{k}: {v}" for k, v in sorted(r["versions"].items())),
                      str(r["latency_ms"]["p50"]), str(r["latency_ms"]["p99"]), str(r["latency_ms"]["max"]),
                      str(r["rollout_s"])))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(columns(rows))
 
 
 def main(argv: list[str] | None = None) -> int:

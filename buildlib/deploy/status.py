@@ -9,6 +9,7 @@ from ..config import Project
 from . import fleet
 from .remote import UnreachableError
 from .settings import DeployConfig, Host
+from ..progress import columns
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,7 @@ def table(statuses: list[HostStatus]) -> str:
         )
         rows.append((st.host.name, st.host.address, s.current or "-", s.serving or "-", s.active or "-",
                      st.verdict, releases or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-                     for r in rows)
+    return "\n".join(columns(rows))
 
 
 def advice(cfg: DeployConfig, statuses: list[HostStatus]) -> list[str]:

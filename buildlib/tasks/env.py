@@ -7,6 +7,7 @@ from invoke import Collection, Context
 from .. import environments
 from ..config import Project
 from ..errors import SelectionError
+from ..progress import columns
 from .common import project, task
 
 FORMATS = ("env", "json")
@@ -38,9 +39,7 @@ def _table(p: Project) -> None:
         keys += [k for k in e.values if k not in keys]
     rows = [["", *[e.name for e in envs]], ["build profile", *[e.profile.name for e in envs]]]
     rows += [[k, *[e.values.get(k, "-") for e in envs]] for k in keys]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(columns(rows)))
 
 
 ns = Collection(env)
