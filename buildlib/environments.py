@@ -40,9 +40,10 @@ _ENVIRONMENT = Record(
     cls=dict,
     fields={
         "profile": Field(Nullable(Str()), default=None),
-        "LOG_LEVEL": Field(Str(check=_log_level)),
-        "ENABLE_CACHE": Field(Bool()),
-        "API_TIMEOUT_MS": Field(Int(min=1, max=3_600_000)),
+        # The template service's own settings: typed when written, left out of the env file when not.
+        "LOG_LEVEL": Field(Nullable(Str(check=_log_level)), default=None),
+        "ENABLE_CACHE": Field(Nullable(Bool()), default=None),
+        "API_TIMEOUT_MS": Field(Nullable(Int(min=1, max=3_600_000)), default=None),
         "env": Field(
             MapOf(Str(), key_pattern=r"[A-Z_][A-Z0-9_]*", key_help="an environment variable name (A-Z, 0-9, _)"),
             factory=dict,
@@ -138,12 +139,12 @@ def get(project: Project, name: str) -> Environment:
                 f"{SECTION}.{name}.env.{key}",
                 f"set {key} directly under {SECTION}.{name} instead, so there is one place that decides it",
             )
-    values = {
-        "LOG_LEVEL": str(raw["LOG_LEVEL"]).lower(),
-        "ENABLE_CACHE": "true" if raw["ENABLE_CACHE"] else "false",
-        "API_TIMEOUT_MS": str(raw["API_TIMEOUT_MS"]),
-        **extra,
+    typed = {
+        "LOG_LEVEL": None if raw.get("LOG_LEVEL") is None else str(raw["LOG_LEVEL"]).lower(),
+        "ENABLE_CACHE": None if raw.get("ENABLE_CACHE") is None else ("true" if raw["ENABLE_CACHE"] else "false"),
+        "API_TIMEOUT_MS": None if raw.get("API_TIMEOUT_MS") is None else str(raw["API_TIMEOUT_MS"]),
     }
+    values = {**{k: v for k, v in typed.items() if v is not None}, **extra}
     return Environment(name=name, profile=_profile_of(project, name, raw), values=values)
 
 

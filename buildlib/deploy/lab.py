@@ -91,7 +91,24 @@ def _image_exists(tag: str) -> bool:
 
 def target_image(log: Any = print) -> str:
     """The target image's tag, built with debootstrap unless an image of this recipe exists."""
-    tag = image_tag()
+    return _debootstrap_image(image_tag(), PACKAGES, SETUP, 'CMD ["/lib/systemd/systemd"]', "target", log)
+
+
+# A newcomer's machine: a stock Debian with its own python3 (externally managed, PEP 668) and
+# python3-venv, git and the CA bundle; nothing of the kit's. Go is mounted from the host.
+STOCK_PACKAGES = ("python3", "python3-pip", "python3-venv", "git", "ca-certificates")
+STOCK_SETUP = "set -e\napt-get clean\nrm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin\n"
+STOCK_REPO = "buildlib-stock-debian"
+
+
+def stock_image(log: Any = print) -> str:
+    """A fresh debootstrap of bookworm with python3-venv and git, as a newcomer's machine is."""
+    recipe = "\n".join([SUITE, *STOCK_PACKAGES, STOCK_SETUP]).encode()
+    tag = f"{STOCK_REPO}:{hashlib.sha256(recipe).hexdigest()[:12]}"
+    return _debootstrap_image(tag, STOCK_PACKAGES, STOCK_SETUP, 'CMD ["/bin/bash"]', "stock", log)
+
+
+def _debootstrap_image(tag: str, packages: tuple[str, ...], setup: str, cmd: str, role: str, log: Any) -> str:
     if _image_exists(tag):
         return tag
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
@@ -102,17 +119,16 @@ def target_image(log: Any = print) -> str:
         root = Path(tmp) / "rootfs"
         log(f"building {tag}: debootstrap {SUITE} from {mirror} (once; reused while the recipe is unchanged)")
         started = time.monotonic()
-        _check([debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(root), mirror],
+        _check([debootstrap, "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(root), mirror],
                "debootstrap")
-        _check(["chroot", str(root), "sh", "-c", SETUP], "image setup in chroot")
+        _check(["chroot", str(root), "sh", "-c", setup], "image setup in chroot")
         tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run([_docker_cli(), "import", "--change", f"LABEL {LABEL}=target", "--change",
-                              'CMD ["/lib/systemd/systemd"]', "-", tag], stdin=tar.stdout, capture_output=True,
-                             text=True)
+        imp = subprocess.run([_docker_cli(), "import", "--change", f"LABEL {LABEL}={role}", "--change", cmd, "-",
+                              tag], stdin=tar.stdout, capture_output=True, text=True)
         assert tar.stdout is not None
         tar.stdout.close()
         if tar.wait() != 0 or imp.returncode != 0:
-            raise ToolError(f"docker import of the target rootfs failed: {imp.stderr.strip()}")
+            raise ToolError(f"docker import of the {role} rootfs failed: {imp.stderr.strip()}")
         log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 

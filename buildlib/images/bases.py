@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import time
@@ -32,7 +33,7 @@ from .settings import LOCAL
 
 CONTENT_LABEL = "org.buildlib.base.content"
 # Bump when a recipe below changes, so existing images are rebuilt.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 ROLES: tuple[str, ...] = ("builder", "distroless", "alpine")
 
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -140,8 +141,74 @@ def _package_versions(*names: str) -> str:
     return out.stdout.strip()
 
 
+# A C toolchain for cgo builds, as the golang registry image has one: what `go build` with
+# CGO_ENABLED=1 calls (gcc, as, ld) and links statically against (libc.a, libgcc.a).
+C_TOOLCHAIN = ("gcc", "gcc-12", "libc6-dev", "libgcc-12-dev", "binutils")
+_NOT_NEEDED = ("usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/",
+               "usr/share/bug/", "usr/share/gdb/")
+
+
+def _depends_closure(roots: tuple[str, ...]) -> list[str]:
+    """The installed packages ``roots`` need (Depends and Pre-Depends, first installed alternative)."""
+    seen: list[str] = []
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Depends}, ${Pre-Depends}", name],
+                             capture_output=True, text=True)
+        if out.returncode != 0 or not out.stdout.startswith("ii"):
+            continue
+        seen.append(name)
+        for clause in out.stdout.split("|", 1)[1].split(","):
+            for alternative in clause.split("|"):
+                dep = alternative.strip().split(" ")[0].split(":")[0]
+                if dep:
+                    todo.append(dep)
+                    break
+    return sorted(seen)
+
+
+def _add_packages(fs: Rootfs, packages: tuple[str, ...]) -> list[str]:
+    """Copy every file of the installed ``packages`` and what they depend on; the names copied."""
+    for pkg in packages:
+        _need_package(pkg)
+    closure = _depends_closure(packages)
+    listed = subprocess.run(["dpkg-query", "-L", *closure], capture_output=True, text=True)
+    for line in sorted(set(listed.stdout.splitlines())):
+        if not line.startswith("/") or line == "/.":
+            continue
+        rel = line.lstrip("/")
+        # Debian merges /lib into /usr/lib: files listed under lib/ land in usr/lib/, reached by a link.
+        for merged in ("lib/", "lib64/"):
+            if rel.startswith(merged):
+                rel = "usr/" + rel
+        if rel.startswith(_NOT_NEEDED) or rel in ("lib", "lib64"):
+            continue
+        if os.path.islink(line):
+            fs.symlink(rel, os.readlink(line))
+        elif os.path.isdir(line):
+            if rel not in fs.entries:
+                fs.dir(rel, stat.S_IMODE(os.stat(line).st_mode))
+        elif os.path.isfile(line):
+            fs.copy(rel, line)
+    fs.symlink("lib", "usr/lib")
+    fs.symlink("lib64", "usr/lib64")
+    return closure
+
+
+def _need_package(name: str) -> None:
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name], capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.startswith("ii"):
+        raise ToolError(f"the local builder image carries the host's C toolchain for cgo builds, but {name} is "
+                        f"not installed; install it with: apt-get install {' '.join(C_TOOLCHAIN[::2])}")
+
+
 def _builder(go: GoToolchain) -> tuple[Rootfs, list[str], str]:
     fs = Rootfs()
+    _add_packages(fs, C_TOOLCHAIN)
+    # busybox after the packages: its applets (sh, tar, ...) win over any same-named file of theirs.
     _add_busybox(fs)
     _add_etc(fs)
     fs.dir("go", 0o755)
@@ -160,7 +227,8 @@ def _builder(go: GoToolchain) -> tuple[Rootfs, list[str], str]:
         "WORKDIR /go",
         'CMD ["/bin/sh"]',
     ]
-    return fs, changes, f"Go {go.version} from the host's {go.goroot} (tests and docs left out), busybox-static"
+    return fs, changes, (f"Go {go.version} from the host's {go.goroot} (tests and docs left out), the host's gcc "
+                         "and C library for cgo, busybox-static")
 
 
 def _distroless() -> tuple[Rootfs, list[str], str]:

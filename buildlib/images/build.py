@@ -19,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import gotool
+from .. import gotool, service
 from ..config import go_module_path
 from ..errors import ToolError
 from ..stamp import Stamp, stamp
-from . import bases, buildlog, dockerfile, modseed, prebuilt
+from . import bases, buildlog, dockerfile, modseed, prebuilt, probe
 from .engine import DockerCLI, cli, require_engine
 from .errors import BuildStepFailed
 from .normalise import base_layers, normalise
@@ -125,7 +125,8 @@ def _check_local_builder(settings: ImageSettings, ref: str) -> None:
 
 
 def _needed_roles(variants: tuple[str, ...], mode: str) -> list[str]:
-    roles = ["builder"] if mode == "in-docker" else []
+    # The builder compiles the health probe and gathers the service's files in both modes.
+    roles = ["builder"]
     for v in variants:
         role = _BASE_ROLE[v] or "distroless"
         if role not in roles:
@@ -133,11 +134,30 @@ def _needed_roles(variants: tuple[str, ...], mode: str) -> list[str]:
     return roles
 
 
+# A cgo binary is linked statically: none of the variants has a C library to load it with.
+CGO_STATIC_LDFLAGS = "-linkmode external -extldflags=-static"
+
+
 def _profile_args(settings: ImageSettings) -> dict[str, str]:
     prof = settings.project.profile()
-    ldflags = " ".join(filter(None, ["-s -w" if prof.strip else "", prof.ldflags]))
+    ldflags = " ".join(filter(None, ["-s -w" if prof.strip else "", prof.ldflags,
+                                     CGO_STATIC_LDFLAGS if prof.cgo else ""]))
     return {"TRIMPATH": "1" if prof.trimpath else "", "TAGS": ",".join(prof.tags), "GCFLAGS": prof.gcflags,
-            "LDFLAGS": ldflags}
+            "LDFLAGS": ldflags, "CGO": "1" if prof.cgo else "0"}
+
+
+def _service_args(settings: ImageSettings) -> dict[str, str]:
+    svc = settings.service
+    return {
+        "BINARY": svc.binary,
+        "MAIN": settings.project.binaries[svc.binary].main,
+        "PORT": str(svc.port),
+        "HEALTH": svc.health or "",
+        "WORKDIR": svc.workdir,
+        "FILES": " ".join(svc.files),
+        "WRITABLE": " ".join(svc.writable),
+        "TZDATA": "on" if svc.tzdata else "off",
+    }
 
 
 def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = print) -> Plan:
@@ -167,24 +187,25 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
         "DISTROLESS_IMAGE": refs["distroless"] or "",
         "MODE": mode,
         "MODSEED": "on" if seeded else "off",
-        "TZDATA": "on" if settings.tzdata else "off",
         "PROJECT": settings.name,
         "VERSION": st.version,
         "REVISION": st.commit,
         "CREATED": st.date,
         "VERSION_PKG": f"{go_module_path(settings.root)}/{settings.project.project.version_package.removeprefix('./')}",
         "BIN_DIR": settings.project.build.out_dir,
-        "PORT": str(settings.port),
         "TITLE": settings.name,
+        **_service_args(settings),
         **_profile_args(settings),
     }
+    probe.write_source(settings.root)
     if opts.jobs:
         jobs = opts.jobs
     elif settings.parallel == "auto":
         jobs = len(opts.variants) if (os.cpu_count() or 1) > 1 else 1
     else:
         jobs = len(opts.variants) if settings.parallel else 1
-    rendered = dockerfile.render(settings.dockerfile, settings.root, args["PROJECT"], opts.cache_mounts)
+    rendered = dockerfile.render(settings.dockerfile, settings.root, args["PROJECT"], opts.cache_mounts,
+                                 entrypoint=(f"/{service.BIN_DIR}/{settings.service.binary}", *settings.service.args))
     return Plan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
 
 

@@ -11,6 +11,7 @@ lets `image.cache` find them by name.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,6 +19,8 @@ RENDER_DIR = Path(".build/images")
 _CACHE_ID = re.compile(r"id=\$\{PROJECT\}-")
 _CACHE_MOUNT = re.compile(r"--mount=type=cache,\S+\s*")
 _STAGE = re.compile(r"^FROM\s.*?\sAS\s+(\S+)\s*$", re.M | re.I)
+# An exec-form ENTRYPOINT of a binary under /usr/local/bin: the line the service's own is written into.
+_ENTRYPOINT = re.compile(r'^ENTRYPOINT \["/usr/local/bin/[^"]*"[^\n]*\]$', re.M)
 
 
 def cache_ids(namespace: str) -> dict[str, str]:
@@ -29,9 +32,17 @@ def stage_names(dockerfile: Path) -> set[str]:
     return set(_STAGE.findall(dockerfile.read_text()))
 
 
-def render(source: Path, root: Path, namespace: str, cache_mounts: bool = True) -> Path:
-    """Write the Dockerfile BuildKit reads; ``cache_mounts=False`` drops them (the benchmark's baseline)."""
+def render(source: Path, root: Path, namespace: str, cache_mounts: bool = True,
+           entrypoint: tuple[str, ...] | None = None) -> Path:
+    """Write the Dockerfile BuildKit reads; ``cache_mounts=False`` drops them (the benchmark's baseline).
+
+    ``entrypoint`` (the service's binary and arguments) replaces every ENTRYPOINT
+    line: unlike COPY or ENV, ENTRYPOINT does not expand build args.
+    """
     text = _CACHE_ID.sub(f"id={namespace}-", source.read_text())
+    if entrypoint is not None:
+        line = "ENTRYPOINT " + json.dumps(list(entrypoint))
+        text = _ENTRYPOINT.sub(lambda _: line, text)
     if not cache_mounts:
         # A RUN line holding only cache mounts before its command keeps its continuation.
         text = _CACHE_MOUNT.sub("", text)

@@ -16,7 +16,7 @@ from ..config import parse_platform
 from ..stamp import Stamp
 from .bases import is_static
 from .errors import MissingBinaries
-from .settings import BINARIES, ImageSettings
+from .settings import ImageSettings
 
 
 def _sha256(path: Path) -> str:
@@ -31,22 +31,23 @@ def stamp(settings: ImageSettings) -> Stamp:
     """The stamp of the binaries `invoke build` left for the image's platform; checks they are current."""
     project = settings.project
     goos, goarch = parse_platform(settings.platform)
-    wanted = ",".join(f"{b}:{settings.platform}" for b in BINARIES)
+    binary = settings.service.binary
+    wanted = f"{binary}:{settings.platform}"
     hint = f"run `invoke build --only {wanted}` first"
     data = manifest.load(project.out_path())
     if not data:
         raise MissingBinaries(f"prebuilt mode packages what `invoke build` made, but "
                               f"{project.build.out_dir}/manifest.json is missing; {hint}")
-    for binary in BINARIES:
-        entry = data.get("targets", {}).get(f"{binary}:{settings.platform}")
-        path = project.out_path() / f"{goos}_{goarch}" / binary
-        if entry is None or not path.is_file():
-            raise MissingBinaries(f"no {binary} binary for {settings.platform} in {project.build.out_dir}/; {hint}")
-        if entry.get("sha256") != _sha256(path):
-            raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
-                                  f"(changed after the build); {hint}")
-        if not is_static(str(path)):
-            raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
-                                  "library: set cgo: false in the build profile and rebuild")
+    entry = data.get("targets", {}).get(wanted)
+    path = project.out_path() / f"{goos}_{goarch}" / binary
+    if entry is None or not path.is_file():
+        raise MissingBinaries(f"no {binary} binary for {settings.platform} in {project.build.out_dir}/; {hint}")
+    if entry.get("sha256") != _sha256(path):
+        raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
+                              f"(changed after the build); {hint}")
+    if not is_static(str(path)):
+        raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
+                              "library: build it in-docker (images.mode: in-docker links cgo binaries "
+                              "statically), or set cgo: false in the build profile and rebuild")
     return Stamp(version=str(data.get("version", "dev")), commit=str(data.get("commit", "unknown")),
                  date=str(data.get("date", "1970-01-01T00:00:00Z")))

@@ -6,16 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from ..schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, Nullable, OneOf, Record, Size, Str
+from .. import service as service_mod
+from ..schema import SECTION_DEFAULTS, Bool, Field, ListOf, Nullable, OneOf, Record, Size, Str
 from .errors import UnknownVariant
 
 # The Dockerfile has one target per name; order is the order of every table.
 VARIANTS: tuple[str, ...] = ("alpine", "distroless", "scratch")
 MODES: tuple[str, ...] = ("in-docker", "prebuilt")
-# Binaries every variant ships. The HEALTHCHECK runs `server -healthcheck` (the
-# probe of cmd/healthcheck, built in), because a second binary would add 2.3 MB
-# to every image and put distroless and alpine over the 20 MB budget.
-BINARIES: tuple[str, ...] = ("server",)
 # "local" in bases means: the image `invoke image.bases` makes from Debian packages.
 LOCAL = "local"
 
@@ -53,11 +50,9 @@ SECTION = Field(
             "platform": Field(Str(choices=_LINUX, what="a linux platform"), default="linux/amd64"),
             "variants": Field(ListOf(Str(choices=VARIANTS), min_len=1), factory=lambda: list(VARIANTS)),
             "dockerfile": Field(Str(), default="docker/Dockerfile"),
-            "port": Field(Int(min=1, max=65535), default=8080),
             "seed_modules": Field(_AUTO_OR_BOOL, default="auto"),
             "parallel": Field(_AUTO_OR_BOOL, default="auto"),
             "reproducible": Field(Bool(), default=True),
-            "tzdata": Field(Bool(), default=False),
             "bases": Field(
                 Record(
                     cls=dict,
@@ -105,11 +100,10 @@ class ImageSettings:
     platform: str
     variants: tuple[str, ...]
     dockerfile: Path
-    port: int
+    service: service_mod.Service
     seed_modules: bool | str
     parallel: bool | str
     reproducible: bool
-    tzdata: bool
     bases: dict[str, str | None]
     binary_budget: int
     budgets: dict[str, Budget]
@@ -117,6 +111,15 @@ class ImageSettings:
     @property
     def root(self) -> Path:
         return self.project.root
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """What every variant ships in /usr/local/bin: the service and the kit's health probe."""
+        return (self.service.binary, service_mod.PROBE)
 
     @property
     def name(self) -> str:
@@ -142,11 +145,7 @@ def load(project: config.Project) -> ImageSettings:
     raw = project.extra.get("images")
     if raw is None:  # a Project made before this module registered its section
         raise project.error("images", "the images section was not loaded; import buildlib.sections first")
-    for binary in BINARIES:
-        if binary not in project.binaries:
-            raise project.error(
-                "binaries", f'images ship a "{binary}" binary; add binaries.{binary} (every variant runs it)'
-            )
+    service = service_mod.load(project)
     dockerfile = project.root / raw["dockerfile"]
     if not dockerfile.is_file():
         raise project.error("images.dockerfile", f'"{raw["dockerfile"]}" is not a file under {project.root}')
@@ -157,11 +156,10 @@ def load(project: config.Project) -> ImageSettings:
         platform=raw["platform"],
         variants=tuple(raw["variants"]),
         dockerfile=dockerfile,
-        port=raw["port"],
+        service=service,
         seed_modules=raw["seed_modules"],
         parallel=raw["parallel"],
         reproducible=raw["reproducible"],
-        tzdata=raw["tzdata"],
         bases=dict(raw["bases"]),
         binary_budget=raw["budgets"]["binary"],
         budgets={v: Budget(**raw["budgets"][v]) for v in VARIANTS},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .layers import SavedImage
-from .settings import BINARIES, ImageSettings
+from .settings import ImageSettings
 
 BIN_DIR = "/usr/local/bin"
 _TOP = 3
@@ -54,7 +54,7 @@ def measure(settings: ImageSettings, variant: str, image: SavedImage, size: int)
     """Size, layers, waste and budget breaches of ``image`` (``size`` as the engine reports it)."""
     budget = settings.budgets[variant]
     fs = image.filesystem()
-    binaries = {b: fs[f"{BIN_DIR}/{b}"][1].size for b in BINARIES if f"{BIN_DIR}/{b}" in fs}
+    binaries = {b: fs[f"{BIN_DIR}/{b}"][1].size for b in settings.binaries if f"{BIN_DIR}/{b}" in fs}
     rows = sorted((LayerRow(layer.index, layer.size, layer.created_by or "(base image)") for layer in image.layers),
                   key=lambda r: -r.size)
     waste = sorted(image.waste(), key=lambda w: -w.bytes)
@@ -80,7 +80,7 @@ def measure(settings: ImageSettings, variant: str, image: SavedImage, size: int)
                 f"{variant}: {BIN_DIR}/{name} is {mb(n)}, {mb(n - settings.binary_budget)} over "
                 f"images.budgets.binary ({mb(settings.binary_budget)})"
             )
-    missing = [b for b in BINARIES if b not in binaries]
+    missing = [b for b in settings.binaries if b not in binaries]
     if missing:
         report.breaches.append(f"{variant}: {', '.join(f'{BIN_DIR}/{b}' for b in missing)} not in the image")
     return report

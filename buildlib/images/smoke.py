@@ -9,6 +9,7 @@ exit status 0 within its shutdown timeout, as an orchestrator expects.
 from __future__ import annotations
 
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -53,9 +54,18 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def run(image: str, container_port: int = 8080, shutdown_timeout: float = 10.0, labels: dict[str, str] | None = None,
-        name: str | None = None, ready_timeout: float = 30.0) -> SmokeResult:
-    """Start ``image``, check /healthz, health status and a clean SIGTERM stop; always removes the container."""
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def run(image: str, container_port: int = 8080, health: str | None = "/healthz", shutdown_timeout: float = 10.0,
+        labels: dict[str, str] | None = None, name: str | None = None, ready_timeout: float = 30.0) -> SmokeResult:
+    """Start ``image``, check its health path (build.yaml's service.health), Docker's health status and a clean
+    SIGTERM stop; always removes the container. ``health=None``: the port accepting connections is the check."""
     client = sdk()
     container = client.containers.run(
         image, detach=True, name=name or f"smoke-{uuid.uuid4().hex[:10]}",
@@ -76,8 +86,11 @@ def run(image: str, container_port: int = 8080, shutdown_timeout: float = 10.0, 
             raise SmokeFailed(f"{image}: port {container_port} was not published; the container is "
                               f"{container.status}:\n{logs()}")
         port = int(binding[0]["HostPort"])
-        url = f"http://127.0.0.1:{port}/healthz"
-        ready = _wait(lambda: _http_ok(url), ready_timeout, f"GET {url} answering 200", logs)
+        if health:
+            url = f"http://127.0.0.1:{port}{health}"
+            ready = _wait(lambda: _http_ok(url), ready_timeout, f"GET {url} answering 200", logs)
+        else:
+            ready = _wait(lambda: _accepts(port), ready_timeout, f"127.0.0.1:{port} accepting connections", logs)
 
         def healthy() -> bool:
             container.reload()

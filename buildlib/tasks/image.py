@@ -128,15 +128,17 @@ def _json_text(doc: object) -> str:
     },
 )
 def smoke(c: Context, variant: list[str] | None = None, repository: str = "", shutdown_timeout: int = 10) -> None:
-    """Run each variant: /healthz 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
+    """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
     s = _settings(c)
     repo = repository or s.repository
     rows = []
     for v in s.select(variant):
-        r = smoke_mod.run(f"{repo}:{v}", container_port=s.port, shutdown_timeout=shutdown_timeout)
+        r = smoke_mod.run(f"{repo}:{v}", container_port=s.port, health=s.service.health,
+                          shutdown_timeout=shutdown_timeout)
         rows.append([v, r.image, f"127.0.0.1:{r.port}", f"{r.ready_s:.2f}s", f"{r.healthy_s:.2f}s",
                      f"{r.stop_s:.2f}s", str(r.exit_code)])
-    print(table(["variant", "image", "published", "/healthz 200", "healthy", "SIGTERM stop", "exit"], rows,
+    ready = f"{s.service.health} 200" if s.service.health else "port open"
+    print(table(["variant", "image", "published", ready, "healthy", "SIGTERM stop", "exit"], rows,
                 right={3, 4, 5}))
 
 

@@ -34,7 +34,10 @@ def test_image_config_is_what_an_orchestrator_needs(variants: dict, docker_clien
         cfg = docker_client.images.get(image["ref"]).attrs["Config"]
         assert cfg["User"] == "65532:65532", variant
         assert cfg["Entrypoint"] == ["/usr/local/bin/server"], variant  # exec form: PID 1 gets SIGTERM
-        assert cfg["Healthcheck"]["Test"] == ["CMD", "/usr/local/bin/server", "-healthcheck"], variant
+        # The kit's probe asks service.health itself: the service needs no flag of the kit's.
+        assert cfg["Healthcheck"]["Test"] == ["CMD", "/usr/local/bin/kit-probe"], variant
+        assert {"KIT_PROBE_PORT=8080", "KIT_PROBE_PATH=/healthz"} <= set(cfg["Env"]), variant
+        assert cfg["WorkingDir"] == "/app", variant
         assert "8080/tcp" in cfg["ExposedPorts"], variant
         oci = {k.removeprefix("org.opencontainers.image."): v for k, v in cfg["Labels"].items()
                if k.startswith("org.opencontainers.image.")}

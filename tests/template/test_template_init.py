@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from support import REPO, free_port, go_binary, module_path, run_invoke
 
 from buildlib import config
 from buildlib.errors import BuildlibError
-from buildlib.template import adopt, new
+from buildlib.template import detect, new
 from buildlib.template.names import check_module_path, module_path_problem
 
 OLD_MODULE = module_path()
@@ -223,81 +223,93 @@ def test_module_path_check_raises_with_the_rule() -> None:
 
 
 # --- adopting an existing repository -------------------------------------------------------------------------
+# (the shapes of real Gin services, images included, are in tests/adopt/)
 
 SHOP = {
     "go.mod": "module example.net/shop\n\ngo 1.22\n",
-    "cmd/api/main.go": 'package main\n\nimport (\n\t"fmt"\n\n\t"example.net/shop/store"\n)\n\n'
-                       'func main() { fmt.Println("api", store.Name()) }\n',
+    "cmd/api/main.go": 'package main\n\nimport (\n\t"fmt"\n\t"net/http"\n\t"os"\n\n\t"example.net/shop/store"\n)\n\n'
+                       'func main() {\n\tif len(os.Args) > 1 {\n\t\tfmt.Println("api", store.Name())\n\t\treturn\n\t}\n'
+                       '\thttp.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {})\n'
+                       '\t_ = http.ListenAndServe(":8090", nil)\n}\n',
     "cmd/worker/main.go": 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("worker") }\n',
     "store/store.go": 'package store\n\n// Name is the store name.\nfunc Name() string { return "shop" }\n',
     "store/store_test.go": 'package store\n\nimport "testing"\n\nfunc TestName(t *testing.T) {\n'
                            '\tif Name() != "shop" {\n\t\tt.Fatal(Name())\n\t}\n}\n',
     ".gitignore": "/vendor/\n",
 }
-KIT = ("buildlib", "tasks.py", "noxfile.py", "docker", "deploy")
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    for item in KIT:
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif src.exists():
-            shutil.copy2(src, root / item)
     return root
 
 
-def test_adopt_writes_build_yaml_from_the_main_packages(tmp_path: Path) -> None:
+def test_adopt_installs_the_kit_and_writes_build_yaml(tmp_path: Path) -> None:
     shop = make_repo(tmp_path / "shop", SHOP)
-    result = run_invoke("init", "--adopt", cwd=shop)
+    result = run_invoke("init", "--adopt", "--dest", str(shop), cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[:3] == [
-        f"adopted {shop}: module example.net/shop, service shop",
-        "  binary api              ./cmd/api",
-        "  binary worker           ./cmd/worker",
-    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"adopted {shop}: module example.net/shop, service shop"
+    assert re.fullmatch(r"  kit \S+: \d+ file\(s\) written", lines[1]), lines[1]
+    assert lines[2].split() == ["service", "api", "./cmd/api", "serves", "HTTP;", "the", "images", "and", "the",
+                                "deploy", "run", "it"]
+    assert lines[3].split()[:3] == ["tool", "worker", "./cmd/worker"] and "(linux/amd64 only)" in lines[3]
+    assert "  port     8090 (cmd/api/main.go:17)" in lines and "  health   /healthz (cmd/api/main.go:16)" in lines
     project = config.load(shop / "build.yaml")
     assert project.project.name == "shop"
     assert {n: b.main for n, b in project.binaries.items()} == {"api": "./cmd/api", "worker": "./cmd/worker"}
+    assert project.binaries["worker"].platforms == ("linux/amd64",)
     assert project.project.version_package == "./internal/version"
     assert (shop / "internal" / "version" / "version.go").exists()
     assert (shop / ".gitignore").read_text().splitlines() == [
-        "/vendor/", "# build outputs and caches of the build kit", "/bin/", "/.build/", "/.nox/", "__pycache__/"]
+        "/vendor/", "# build outputs and caches of the build kit", "/bin/", "/.build/", "/.nox/", "/.venv/",
+        "__pycache__/", "*.egg-info/"]
     built = go("build", "./...", cwd=shop)
     assert built.returncode == 0, built.stderr
-    env = run_invoke("env", "--profile", "prod", "--format", "json", cwd=shop)
-    assert json.loads(env.stdout)["values"]["LOG_LEVEL"] == "error"
-
-    listed = json.loads(run_invoke("--list", "--list-format", "json", cwd=shop).stdout)
+    # The repository's own copy of the kit runs from here on.
+    env = {"PYTHONPATH": str(shop)}
+    prod = run_invoke("env", "--profile", "prod", "--format", "json", cwd=shop, env=env)
+    assert json.loads(prod.stdout)["values"] == {"GIN_MODE": "release"}  # none of the template's own variables
+    listed = json.loads(run_invoke("--list", "--list-format", "json", cwd=shop, env=env).stdout)
     assert "build" in {t["name"] for t in listed["tasks"]}, "`invoke build` is missing"
-    result = run_invoke("build", "--only", "api:linux/amd64", "--version", "1.0.0", cwd=shop)
+    nox = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=shop, capture_output=True, text=True)
+    assert nox.returncode == 0 and re.search(r"^[*-] tests ", nox.stdout, re.M), nox.stdout + nox.stderr
+    result = run_invoke("build", "--only", "api:linux/amd64", "--version", "1.0.0", cwd=shop, env=env)
     assert result.returncode == 0, result.stderr
-    out = subprocess.run([str(shop / "bin" / "linux_amd64" / "api")], capture_output=True, text=True, check=True)
+    out = subprocess.run([str(shop / "bin" / "linux_amd64" / "api"), "version"], capture_output=True, text=True,
+                         check=True)
     assert out.stdout == "api shop\n"
 
-    # A second adopt does not overwrite build.yaml unless told to.
-    again = run_invoke("init", "--adopt", cwd=shop)
+    # A second adopt does not overwrite build.yaml unless told to; with --force the old one is kept.
+    again = run_invoke("init", "--adopt", "--dest", str(shop), cwd=REPO)
     assert again.returncode == 2
     assert again.stderr.strip() == (f"error: {shop / 'build.yaml'} already exists; edit it, or pass --force to "
-                                    "write a new one over it")
-    assert run_invoke("init", "--adopt", "--force", "--name", "shop-api", cwd=shop).returncode == 0
+                                    "write a new one over it (the old one is kept as build.yaml.orig)")
+    forced = run_invoke("init", "--adopt", "--dest", str(shop), "--force", "--name", "shop-api", cwd=REPO)
+    assert forced.returncode == 0, forced.stderr
     assert config.load(shop / "build.yaml").project.name == "shop-api"
+    assert config.load(shop / "build.yaml.orig").project.name == "shop"
+
+
+def test_adopt_needs_a_dest() -> None:
+    result = run_invoke("init", "--adopt", cwd=REPO)
+    assert result.returncode == 2
+    assert "error: --adopt needs --dest PATH: the Go repository" in result.stderr
 
 
 def test_adopt_uses_an_existing_version_package_and_a_root_main(tmp_path: Path) -> None:
     files = {
         "go.mod": "module example.net/tools/v3\n\ngo 1.22\n",
-        "main.go": 'package main\n\nimport "example.net/tools/v3/pkg/version"\n\n'
-                   "func main() { println(version.Version) }\n",
+        "main.go": 'package main\n\nimport (\n\t"net/http"\n\n\t"example.net/tools/v3/pkg/version"\n)\n\n'
+                   'func main() {\n\tprintln(version.Version)\n\t_ = http.ListenAndServe(":8080", nil)\n}\n',
         "pkg/version/version.go": 'package version\n\nvar Version = "dev"\n',
         "cmd/a/server/main.go": "package main\n\nfunc main() {}\n",
         "cmd/b/server/main.go": "package main\n\nfunc main() {}\n",
     }
     root = make_repo(tmp_path / "tools", files)
-    result = run_invoke("init", "--adopt", cwd=root)
+    result = run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO)
     assert result.returncode == 0, result.stderr
     project = config.load(root / "build.yaml")
     assert project.project.name == "tools"
@@ -310,7 +322,7 @@ def test_adopt_uses_an_existing_version_package_and_a_root_main(tmp_path: Path) 
 def test_adopt_without_a_main_package_is_an_error(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "lib", {"go.mod": "module example.net/lib\n\ngo 1.22\n",
                                         "lib.go": "package lib\n\nfunc F() {}\n"})
-    result = run_invoke("init", "--adopt", cwd=root)
+    result = run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"error: no main package in {root} (`go list ./...` found 1 package(s), none named main); "
@@ -318,8 +330,17 @@ def test_adopt_without_a_main_package_is_an_error(tmp_path: Path) -> None:
     )
     assert not (root / "build.yaml").exists()
     assert not (root / "internal").exists()
+    assert not (root / "tasks.py").exists()
 
 
 def test_binary_names_grow_until_they_differ() -> None:
-    assert adopt._binary_names(["cmd/a/server", "cmd/b/server", ".", "cmd/worker"], "shop") == [
+    assert detect._binary_names(["cmd/a/server", "cmd/b/server", ".", "cmd/worker"], "shop") == [
         "a-server", "b-server", "shop", "worker"]
+
+
+@pytest.mark.parametrize(("module", "name"), [
+    ("github.com/acme/portal/server", "portal"), ("example.com/shop/v2", "shop"), ("example.com/orders", "orders"),
+    ("example.com/api", None),
+])
+def test_a_service_is_named_after_something_better_than_server(module: str, name: str | None) -> None:
+    assert detect.service_name(module) == name

@@ -1,0 +1,276 @@
+"""``invoke bench``: serial versus parallel builds of the target matrix, measured in one run.
+
+Cases, each cold (Go build cache emptied) and warm (cache kept, outputs removed):
+
+  (a) a serial loop, one ``go build`` per target
+  (b) one ``go build`` per platform (Go's own parallelism across the binaries)
+  (c) ``invoke build --jobs 1``   (d) ``invoke build --jobs 8``   (e) ``invoke build --jobs auto``
+
+and the no-op case: ``invoke build`` with everything up to date against Go's own
+no-op (``go build`` per platform with the binaries in place, which Go then
+does not relink). Everything runs in a copy of the tree with its own GOCACHE,
+so the user's cache and bin/ are never touched; the module cache is shared
+(read only: modules are downloaded once, not compiled). The same flags and
+stamp are used by every case, so all of them produce the same binaries.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .atomic import write_json
+from .builder import Options, prepare
+from .errors import ToolError
+from .machine import capacity
+from .progress import table
+from .targets import matrix
+
+# Never copied into the bench tree: build outputs, caches, VCS data, virtualenvs.
+_SKIP = {".git", ".build", ".nox", ".venv", "bin", "dist", "node_modules", "__pycache__", ".pytest_cache",
+         ".ruff_cache", ".mypy_cache"}
+NOOP_REPEAT = 5
+# Warm builds take seconds, so one run is at the mercy of whatever else the machine does: the median of a few.
+WARM_REPEAT = 3
+
+
+@dataclass
+class Measure:
+    case: str
+    mode: str        # cold | warm | noop
+    wall: float
+    cpu: float       # user+sys seconds of all child processes
+    load: float = 0.0  # 1-minute load average when it ended: other work on the machine skews the figures
+
+    @property
+    def cpu_share(self) -> float:
+        return self.cpu / self.wall if self.wall else 0.0
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    measures: list[Measure] = field(default_factory=list)
+
+    def get(self, case: str, mode: str) -> Measure | None:
+        return next((m for m in self.measures if m.case == case and m.mode == mode), None)
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """The files of the project (not its outputs or caches) copied to ``dest``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, ignore=lambda d, names: [n for n in names if n in _SKIP], symlinks=True)
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(case: str, mode: str, run: Callable[[], None]) -> Measure:
+    cpu0, t0 = _cpu(), time.monotonic()
+    run()
+    return Measure(case=case, mode=mode, wall=time.monotonic() - t0, cpu=_cpu() - cpu0, load=os.getloadavg()[0])
+
+
+class Bench:
+    """The cases, run in ``work`` (a copy of the project) with the Go cache in ``gocache``."""
+
+    CASES = {
+        "a": "(a) serial loop: go build per target",
+        "b": "(b) go build per platform",
+        "c": "(c) invoke build --jobs 1",
+        "d": "(d) invoke build --jobs 8",
+        "e": "(e) invoke build --jobs auto",
+    }
+
+    def __init__(self, project: config.Project, work: Path, echo: Callable[[str], None]) -> None:
+        self.source = project
+        self.work = work
+        self.gocache = work.parent / "gocache"
+        self.echo = echo
+        copy_tree(project.root, work)
+        self.project = config.load(work / config.CONFIG_NAME)
+        self.env = {**os.environ, "GOCACHE": str(self.gocache)}
+        self.recipe = prepare(self.project, Options(), self.env)[0]
+        self.targets = matrix(self.project)
+        self.platforms = sorted({t.platform for t in self.targets})
+        self.buildlib_root = str(Path(__file__).resolve().parent.parent)
+
+    # -- what is measured ---------------------------------------------------
+    def _go_build(self, platform: str, mains: list[str], out: str) -> None:
+        env = {**self.recipe.env(platform), "GOCACHE": str(self.gocache)}
+        argv = [self.recipe.go.path, "build", *self.recipe.flags(), "-o", out, *mains]
+        done = subprocess.run(argv, cwd=self.work, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ToolError(f"bench: {' '.join(argv)} failed:\n{done.stderr.strip()}")
+
+    def serial_loop(self) -> None:
+        for t in self.targets:
+            self._go_build(t.platform, [t.main], str(self.work / t.out_rel(self.project.build.out_dir)))
+
+    def per_platform(self) -> None:
+        for platform in self.platforms:
+            mains = sorted({t.main for t in self.targets if t.platform == platform})
+            goos, _, goarch = platform.partition("/")
+            self._go_build(platform, mains, str(self.work / self.project.build.out_dir / f"{goos}_{goarch}") + os.sep)
+
+    def invoke_build(self, jobs: str) -> Callable[[], None]:
+        def run() -> None:
+            env = {**self.env, "PYTHONPATH": os.pathsep.join(
+                p for p in (self.buildlib_root, os.environ.get("PYTHONPATH", "")) if p), "CI": "1"}
+            done = subprocess.run([sys.executable, "-m", "invoke", "build", "--jobs", jobs], cwd=self.work,
+                                  env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ToolError(f"bench: invoke build --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
+        return run
+
+    def runner(self, case: str) -> Callable[[], None]:
+        return {"a": self.serial_loop, "b": self.per_platform, "c": self.invoke_build("1"),
+                "d": self.invoke_build("8"), "e": self.invoke_build("auto")}[case]
+
+    # -- set-up between cases -----------------------------------------------
+    def clean_outputs(self, state_too: bool = True) -> None:
+        shutil.rmtree(self.work / self.project.build.out_dir, ignore_errors=True)
+        for t in self.targets:
+            (self.work / t.out_rel(self.project.build.out_dir)).parent.mkdir(parents=True, exist_ok=True)
+        if state_too:
+            (self.work / ".build" / "build-state.json").unlink(missing_ok=True)
+
+    def empty_cache(self) -> None:
+        shutil.rmtree(self.gocache, ignore_errors=True)
+        self.gocache.mkdir(parents=True)
+
+    def run(self, cases: list[str], cold: bool, report: Report) -> None:
+        for case in cases:
+            if cold:
+                self.empty_cache()
+                self.clean_outputs()
+                report.measures.append(self.timed(case, "cold"))
+            else:
+                self.clean_outputs()
+                self.runner(case)()  # untimed: warms the Go cache (and the build state)
+            # Warm: Go's cache and .build/ as the last run left them, bin/ removed.
+            report.measures.append(self.repeated(case, "warm", lambda: self.clean_outputs(state_too=False)))
+        if "e" in cases:
+            # Warm Go cache but a fresh checkout: no .build/ state, so go list and every check run.
+            report.measures.append(self.repeated("e", "fresh", self.clean_outputs))
+        self.noop(report)
+
+    def repeated(self, case: str, mode: str, reset: Callable[[], None]) -> Measure:
+        """The median run of WARM_REPEAT (by wall time), each after ``reset``."""
+        runs = []
+        for _ in range(WARM_REPEAT):
+            reset()
+            runs.append(self.timed(case, mode))
+        return sorted(runs, key=lambda m: m.wall)[len(runs) // 2]
+
+    def timed(self, case: str, mode: str) -> Measure:
+        self.echo(f"bench: {self.CASES[case]}, {mode} ...")
+        m = measure(case, mode, self.runner(case))
+        self.echo(f"bench: {self.CASES[case]}, {mode}: {m.wall:.2f}s wall, {m.cpu:.1f}s CPU, load {m.load:.1f}")
+        return m
+
+    def noop(self, report: Report) -> None:
+        """Everything up to date: invoke build against Go's own no-op, best of a few runs each."""
+        self.clean_outputs()
+        self.invoke_build("auto")()
+        self.per_platform()  # outputs in place: Go's no-op is now possible too
+        for case, run in (("e", self.invoke_build("auto")), ("b", self.per_platform)):
+            runs = [measure(case, "noop", run) for _ in range(NOOP_REPEAT)]
+            best = min(runs, key=lambda m: m.wall)
+            best.wall = statistics.median(m.wall for m in runs)
+            report.measures.append(best)
+            self.echo(f"bench: no-op {self.CASES[case]}: median {best.wall:.3f}s of {NOOP_REPEAT}")
+
+
+def verdicts(report: Report) -> list[tuple[str, bool | None, str]]:
+    """The issue's targets, each with whether this run met it."""
+    out: list[tuple[str, bool | None, str]] = []
+
+    def get(case: str, mode: str) -> float | None:
+        m = report.get(case, mode)
+        return m.wall if m else None
+
+    noop_inv, noop_go = get("e", "noop"), get("b", "noop")
+    if noop_inv is not None and noop_go is not None:
+        out.append(("no-op invoke build under 0.5 s", noop_inv < 0.5, f"{noop_inv:.3f}s"))
+        out.append(("no-op faster than Go's own no-op", noop_inv < noop_go, f"{noop_inv:.3f}s vs {noop_go:.3f}s"))
+    a, b, e = get("a", "cold"), get("b", "cold"), get("e", "cold")
+    if a and e:
+        out.append(("cold --jobs auto <= 0.8 x serial loop (a)", e <= 0.8 * a, f"{e / a:.2f}x"))
+    if a and b and e:
+        best = min(a, b)
+        out.append(("cold --jobs auto no slower than best of (a), (b)", e <= best, f"{e / best:.2f}x"))
+    bw, ew = get("b", "warm"), get("e", "warm")
+    if bw and ew:
+        out.append(("warm --jobs auto within 5% of (b)", ew <= 1.05 * bw, f"{ew / bw:.2f}x"))
+    return out
+
+
+def render(report: Report) -> str:
+    rows = []
+    for case, label in Bench.CASES.items():
+        cells = [label]
+        for mode in ("cold", "warm"):
+            m = report.get(case, mode)
+            cells += [f"{m.wall:.1f}s", f"{m.cpu:.1f}s ({m.cpu_share * 100 / report.machine['cpus']:.0f}%)"] \
+                if m else ["-", "-"]
+        rows.append(cells)
+    fresh = report.get("e", "fresh")
+    if fresh:
+        rows.append(["(e) --jobs auto, warm GOCACHE, no .build/ state", "-", "-", f"{fresh.wall:.1f}s",
+                     f"{fresh.cpu:.1f}s ({fresh.cpu_share * 100 / report.machine['cpus']:.0f}%)"])
+    text = [table(["case", "cold wall", "cold CPU (use)", f"warm wall (median of {WARM_REPEAT})", "warm CPU (use)"],
+                  rows, right={1, 2, 3, 4})]
+    noop = [(label, report.get(case, "noop")) for case, label in
+            (("e", "invoke build (all up to date)"), ("b", "go build per platform (Go's no-op)"))]
+    if all(m for _, m in noop):
+        text.append("")
+        text.append(table(["no-op", f"wall (median of {NOOP_REPEAT})", "CPU"],
+                          [[label, f"{m.wall:.3f}s", f"{m.cpu:.2f}s"] for label, m in noop if m], right={1, 2}))
+    loads = [m.load for m in report.measures if m.load]
+    if loads:
+        text.append("")
+        text.append(f"machine load (1-minute average) at the end of each case: {min(loads):.1f} to {max(loads):.1f} "
+                    f"on {report.machine['cpus']} CPUs")
+    checks = verdicts(report)
+    if checks:
+        text.append("")
+        text.append(table(["target", "met", "measured"],
+                          [[name, {True: "yes", False: "NO", None: "-"}[ok], fig] for name, ok, fig in checks]))
+    return "\n".join(text)
+
+
+def run(project: config.Project, cases: list[str], cold: bool, out: Path,
+        echo: Callable[[str], None]) -> Report:
+    cap = capacity()
+    # Outside the repository: git must not see the copy as part of it (the stamp would follow the
+    # real tree's state), and bin/ and the Go cache of the user stay untouched.
+    bench_dir = Path(tempfile.mkdtemp(prefix="buildlib-bench-"))
+    bench = Bench(project, bench_dir / "tree", echo)
+    report = Report(machine={"cpus": cap.cpus, "capacity": cap.why, "go": bench.recipe.go.version,
+                             "targets": [t.id for t in bench.targets], "python": sys.version.split()[0]})
+    try:
+        bench.run(cases, cold, report)
+    finally:
+        data = {"machine": report.machine, "measures": [{**asdict(m), "cpu_share": m.cpu_share}
+                                                         for m in report.measures],
+                "verdicts": [{"target": n, "met": ok, "measured": f} for n, ok, f in verdicts(report)]}
+        write_json(out, data)
+        shutil.rmtree(bench_dir, ignore_errors=True)
+    return report
+
+

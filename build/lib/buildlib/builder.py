@@ -1,0 +1,305 @@
+"""``invoke build``: plan every target, then run the steps that are needed as a bounded DAG.
+
+    modules ──┬── tidy ────┬── compile linux/amd64 ──┬── record
+              ├── verify ──┤── compile linux/arm64 ──┤
+              └── list P ──┘── compile darwin/arm64 ─┘
+
+Nothing of it runs when every target is up to date: the plan needs no ``go``,
+so a no-op build costs a Python start, one YAML and one JSON file, a few git
+calls and a stat per input file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import manifest, preflight, scheduler, state
+from .config import Project, go_module_path
+from .gobuild import Compile, output_name
+from .gotool import check_version, find_go, probe
+from .keys import FileHashes
+from .locks import Locks
+from .machine import Capacity, capacity, memory_jobs
+from .plan import ListPackages, Plan, Recipe, plan_target
+from .progress import Display
+from .stamp import stamp
+from .targets import Target, matrix, parse_jobs, select
+
+
+@dataclass
+class Options:
+    only: str | None = None
+    jobs: int | str | None = None     # None: build.yaml's build.jobs
+    profile: str | None = None
+    version: str | None = None
+    force: bool = False
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    jobs: int        # steps at once
+    go_p: int        # `go build -p` of each compile
+    why: str
+
+
+def parallelism(requested: int | str, compiles: int, cap: Capacity) -> Parallelism:
+    """How many steps run at once and how many packages each ``go build`` compiles at once.
+
+    Each ``go build`` that runs beside others gets its share of the cores as
+    ``-p`` (at least 1), so N jobs never multiply into N x cores compilers.
+    "auto" runs one job more than there are cores (and no more than memory
+    allows, one job per GiB): measured on 2 cores, three platforms built at
+    once with -p 1 beat two at once, because a ``go build`` spends part of its
+    time on one core (loading packages, the link of a small binary, waiting
+    for a slow package), which the third build fills. See the README.
+    """
+    if requested == "auto":
+        jobs = max(1, min(cap.cpus + 1, memory_jobs(cap)))
+        why = f"auto from {cap.why}"
+    else:
+        jobs = int(requested)
+        why = f"--jobs {jobs}"
+    concurrent = max(1, min(jobs, compiles))
+    go_p = max(1, cap.cpus // concurrent)
+    return Parallelism(jobs=jobs, go_p=go_p, why=f"{why}; {concurrent} go build(s) at once with -p {go_p}")
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    status: str                  # built | skipped | failed | not built
+    reasons: list[str]
+    duration: float = 0.0
+    size: int | None = None
+    previous_size: int | None = None
+    sha256: str | None = None
+    path: str = ""
+
+
+@dataclass
+class BuildResult:
+    targets: list[TargetResult]
+    errors: list[scheduler.StepFailed]
+    wall: float
+    parallelism: Parallelism | None
+    stamp: dict[str, str]
+    go_version: str
+    steps: dict[str, scheduler.Outcome] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Context:
+    """What steps share: the recipe, caches, locks, and where results are recorded."""
+
+    def __init__(self, recipe: Recipe, hashes: FileHashes, locks: Locks, display: Display, opts: Options,
+                 checks_before: dict[str, str], targets_known: set[str]) -> None:
+        self.recipe = recipe
+        self.hashes = hashes
+        self.locks = locks
+        self.display = display
+        self.force = opts.force
+        self.cancel = threading.Event()
+        self.out_dir_rel = recipe.project.build.out_dir
+        self.module = go_module_path(recipe.root)
+        self.go_p = 1
+        self.checks_before = checks_before
+        self.checks_passed: dict[str, str] = {}
+        self.targets_known = targets_known
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.packages = {"compiled": 0, "needed": 0}
+        self._lock = threading.Lock()
+
+    def count_packages(self, compiled: int, needed: int) -> None:
+        """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
+        with self._lock:
+            self.packages["compiled"] += compiled
+            self.packages["needed"] += needed
+
+    def header(self) -> dict[str, Any]:
+        r = self.recipe
+        return {"project": r.project.project.name, **r.stamp.as_dict(), "profile": r.profile.name,
+                "go_version": r.go.version}
+
+    def entry(self, plan: Plan, status: str, duration: float) -> dict[str, Any]:
+        out = self.outputs.get(plan.id) or (plan.old or {}).get("output", {})
+        r = self.recipe
+        return manifest.entry(
+            binary=plan.target.binary, platform=plan.target.platform, rel_path=plan.target.out_rel(self.out_dir_rel),
+            sha256=out.get("sha256", ""), size=out.get("size", 0), key=plan.key or "", duration=duration,
+            status=status, go_version=r.go.version, flags=r.flags(), version=r.stamp.version, profile=r.profile.name)
+
+    def state_record(self, plan: Plan) -> dict[str, Any]:
+        assert plan.inputs is not None and plan.key is not None
+        out = self.outputs.get(plan.id) or (plan.old or {}).get("output", {})
+        return {"key": plan.key, "parts": plan.parts, "files": plan.files, "ignored": plan.ignored,
+                "inputs": plan.inputs.to_json(), "packages": plan.packages,
+                "output": {**out, "sig": plan.output_sig}}
+
+    def installed(self, plan: Plan, sha256: str, size: int, duration: float) -> None:
+        with self._lock:
+            self.outputs[plan.id] = {"sha256": sha256, "size": size, "duration": round(duration, 3)}
+
+    def record_built(self, plans: list[Plan], duration: float) -> None:
+        """Record finished targets at once: a run killed later keeps what it completed."""
+        state.record(self.recipe.root, self.locks,
+                     targets={p.id: self.state_record(p) for p in plans},
+                     out_dir=self.recipe.project.out_path(), header=self.header(),
+                     entries={p.id: self.entry(p, "built", duration) for p in plans}, known=self.targets_known)
+
+
+class Record:
+    """Post step: record skipped targets, the passed checks and this run's figures."""
+
+    name = "record"
+    label = "record manifest and state"
+    always = True
+    silent = True
+
+    def __init__(self, deps: tuple[str, ...], plans: list[Plan], go_memo: dict[str, Any]) -> None:
+        self.deps = deps
+        self.plans = plans
+        self.go_memo = go_memo
+
+    def run(self, ctx: Context) -> None:
+        skipped = [p for p in self.plans if not p.stale and p.key and p.inputs is not None]
+        last_run = {"targets": len(self.plans), "built": len(ctx.outputs), "skipped": len(skipped),
+                    "go_packages": ctx.packages, "profile": ctx.recipe.profile.name,
+                    "gocache": ctx.recipe.env(ctx.recipe.project.platforms[0]).get("GOCACHE")
+                    or ctx.recipe.go.env.get("GOCACHE")}
+        state.record(
+            ctx.recipe.root, ctx.locks,
+            targets={p.id: ctx.state_record(p) for p in skipped},
+            hashes=ctx.hashes.export(), go=self.go_memo, checks=ctx.checks_passed, last_run=last_run,
+            out_dir=ctx.recipe.project.out_path(), header=ctx.header(),
+            entries={p.id: ctx.entry(p, "skipped", 0.0) for p in skipped}, known=ctx.targets_known)
+
+
+def _compile_groups(stale: list[Plan], module: str) -> list[list[Plan]]:
+    """One ``go build`` per platform, unless two binaries there would get the same output name."""
+    by_platform: dict[str, list[Plan]] = defaultdict(list)
+    for plan in stale:
+        by_platform[plan.target.platform].append(plan)
+    groups = []
+    for plans in by_platform.values():
+        names = [output_name(p.target, module) for p in plans]
+        if len(set(names)) == len(names) and len({p.target.main for p in plans}) == len(plans):
+            groups.append(plans)
+        else:
+            groups.extend([p] for p in plans)
+    return groups
+
+
+def prepare(project: Project, opts: Options, environ: dict[str, str] | None = None
+            ) -> tuple[Recipe, list[Target], dict[str, Any], dict[str, Any]]:
+    """Find Go, the stamp and the selected targets; raises before anything is built."""
+    environ = dict(os.environ if environ is None else environ)
+    root = project.root
+    targets = select(matrix(project), opts.only)
+    profile = project.profile(opts.profile)
+    saved = state.load(root)
+    go_memo = dict(saved["go"])
+    go = probe(find_go(root), root, environ, go_memo)
+    check_version(go, root)
+    recipe = Recipe(project=project, profile=profile, stamp=stamp(root, project.project.version, opts.version,
+                                                                  environ), go=go, base_env=environ)
+    return recipe, targets, saved, go_memo
+
+
+def build(project: Project, opts: Options, display: Display | None = None,
+          environ: dict[str, str] | None = None) -> BuildResult:
+    """Build the selected targets; see the module docstring for the steps."""
+    t0 = time.monotonic()
+    display = display or Display()
+    requested = parse_jobs(opts.jobs if opts.jobs not in (None, "") else project.build.jobs)
+    recipe, targets, saved, go_memo = prepare(project, opts, environ)
+    root = recipe.root
+    hashes = FileHashes(root, saved["hashes"])
+    locks = Locks(root, display.message)
+    plans = [plan_target(t, recipe, saved["targets"].get(t.id), hashes, opts.force) for t in targets]
+    ctx = Context(recipe, hashes, locks, display, opts, saved["checks"], {t.id for t in matrix(project)})
+    previous = manifest.load(project.out_path()).get("targets", {})
+
+    stale = [p for p in plans if p.stale]
+    to_list = sorted({p.target.platform for p in stale if p.needs_list})
+    steps: list[Any] = []
+    par = None
+    outcomes: dict[str, scheduler.Outcome] = {}
+    if stale:
+        steps.extend(preflight.steps())
+        for platform in to_list:
+            steps.append(ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
+                                      deps=("modules",)))
+        groups = _compile_groups(stale, ctx.module)
+        par = parallelism(requested, len(groups), capacity())
+        ctx.go_p = par.go_p
+        compile_names = []
+        for group in groups:
+            platform = group[0].target.platform
+            deps = ("tidy", "verify") + ((f"list {platform}",) if platform in to_list else ())
+            step = Compile(platform, group, deps)
+            compile_names.append(step.name)
+            steps.append(step)
+        record = Record(tuple(compile_names), plans, go_memo)
+        steps.append(record)
+        display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
+        events = scheduler.Events(started=display.started, finished=display.finished)
+        try:
+            outcomes = scheduler.run(steps, ctx, par.jobs, events, ctx.cancel)
+        finally:
+            display.close()
+    else:
+        Record((), plans, go_memo).run(ctx)
+    errors = [o.error for o in outcomes.values() if o.status == "failed" and o.error is not None]
+    for o in outcomes.values():
+        if o.detail:
+            display.message(o.detail)
+    results = _results(plans, steps, outcomes, ctx, previous, recipe)
+    return BuildResult(targets=results, errors=errors, wall=time.monotonic() - t0, parallelism=par,
+                       stamp=recipe.stamp.as_dict(), go_version=recipe.go.version, steps=outcomes)
+
+
+def _results(plans: list[Plan], steps: list[Any], outcomes: dict[str, scheduler.Outcome], ctx: Context,
+             previous: dict[str, Any], recipe: Recipe) -> list[TargetResult]:
+    step_of = {p.id: s for s in steps if isinstance(s, Compile) for p in s.plans}
+    rows = []
+    for plan in plans:
+        prev = previous.get(plan.id, {})
+        row = TargetResult(target=plan.target, status="skipped", reasons=plan.reasons,
+                           previous_size=prev.get("size"), path=plan.target.out_rel(ctx.out_dir_rel))
+        out = ctx.outputs.get(plan.id)
+        step = step_of.get(plan.id)
+        outcome = outcomes.get(step.name) if step else None
+        if out:
+            row.status, row.size, row.sha256, row.duration = "built", out["size"], out["sha256"], out["duration"]
+        elif plan.stale:
+            row.status = "failed" if outcome and outcome.status == "failed" else "not built"
+            if outcome and outcome.error:
+                row.reasons = [*plan.reasons, f"not built: {_first_line(outcome.error)}"]
+            row.size = _size(recipe.root / row.path)
+        else:
+            old_out = (plan.old or {}).get("output", {})
+            row.size, row.sha256 = old_out.get("size", _size(recipe.root / row.path)), old_out.get("sha256")
+        rows.append(row)
+    return rows
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+

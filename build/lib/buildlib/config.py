@@ -1,0 +1,333 @@
+"""build.yaml: the one declarative description of the project.
+
+``load()`` returns a ``Project``; every mistake in the file is a ``ConfigError``
+that names ``build.yaml:LINE``, the key and what is allowed. A new section is a
+new ``Record`` in ``SCHEMA`` plus its dataclass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .schema import (
+    SECTION_DEFAULTS,
+    Bool,
+    Field,
+    Int,
+    ListOf,
+    MapOf,
+    Nullable,
+    OneOf,
+    Record,
+    Source,
+    Str,
+    load_document,
+)
+
+CONFIG_NAME = "build.yaml"
+
+# `go tool dist list` of Go 1.26. A fixed list keeps validation instant and
+# independent of which Go (if any) is installed; new ports are a one-line change.
+KNOWN_PLATFORMS: tuple[str, ...] = (
+    "aix/ppc64", "android/386", "android/amd64", "android/arm", "android/arm64",
+    "darwin/amd64", "darwin/arm64", "dragonfly/amd64", "freebsd/386", "freebsd/amd64",
+    "freebsd/arm", "freebsd/arm64", "illumos/amd64", "ios/amd64", "ios/arm64", "js/wasm",
+    "linux/386", "linux/amd64", "linux/arm", "linux/arm64", "linux/loong64", "linux/mips",
+    "linux/mips64", "linux/mips64le", "linux/mipsle", "linux/ppc64", "linux/ppc64le",
+    "linux/riscv64", "linux/s390x", "netbsd/386", "netbsd/amd64", "netbsd/arm",
+    "netbsd/arm64", "openbsd/386", "openbsd/amd64", "openbsd/arm", "openbsd/arm64",
+    "openbsd/ppc64", "openbsd/riscv64", "plan9/386", "plan9/amd64", "plan9/arm",
+    "solaris/amd64", "wasip1/wasm", "windows/386", "windows/amd64", "windows/arm64",
+)
+
+_REL_PATH = r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+"
+_REL_PATH_HELP = "a relative path inside the repository (no leading '/', no '..')"
+_ENV_NAME = r"[A-Z_][A-Z0-9_]*"
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    version: str
+    version_package: str
+
+
+@dataclass(frozen=True)
+class Binary:
+    name: str
+    main: str
+    platforms: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    cgo: bool
+    trimpath: bool
+    strip: bool
+    gcflags: str
+    ldflags: str
+    tags: tuple[str, ...]
+    env: dict[str, str]
+
+    def go_env(self) -> dict[str, str]:
+        """The environment this profile adds to every ``go`` command it runs."""
+        return {"CGO_ENABLED": "1" if self.cgo else "0", **self.env}
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    out_dir: str
+    jobs: int | str
+    profile: str
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    gocache: str | None
+    gomodcache: str | None
+
+
+@dataclass
+class Project:
+    """The validated build.yaml, plus where it lives."""
+
+    root: Path
+    source: Source
+    project: ProjectInfo
+    binaries: dict[str, Binary]
+    platforms: tuple[str, ...]
+    profiles: dict[str, Profile]
+    build: BuildSettings
+    cache: CacheSettings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.source.path)
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """A ConfigError pointing at ``key``'s line in build.yaml."""
+        return self.source.error(key, problem)
+
+    def profile(self, name: str | None = None) -> Profile:
+        name = name or self.build.profile
+        if name not in self.profiles:
+            from .errors import SelectionError
+
+            raise SelectionError(
+                f'unknown profile "{name}"; known profiles: {", ".join(sorted(self.profiles))}'
+            )
+        return self.profiles[name]
+
+    def platforms_of(self, binary: Binary) -> tuple[str, ...]:
+        return binary.platforms if binary.platforms is not None else self.platforms
+
+    def out_path(self) -> Path:
+        return self.root / self.build.out_dir
+
+
+_PLATFORM = Str(choices=KNOWN_PLATFORMS, what="a platform GOOS/GOARCH")
+_PLATFORMS = ListOf(_PLATFORM, min_len=1)
+
+_BINARY = Record(
+    cls=dict,
+    fields={
+        "main": Field(Str(pattern=r"\./" + _REL_PATH, pattern_help="a package path like ./cmd/server")),
+        "platforms": Field(Nullable(_PLATFORMS), default=None),
+    },
+)
+
+_PROFILE = Record(
+    cls=dict,
+    fields={
+        "cgo": Field(Bool(), default=False),
+        "trimpath": Field(Bool(), default=True),
+        "strip": Field(Bool(), default=True),
+        "gcflags": Field(Str(), default=""),
+        "ldflags": Field(Str(), default=""),
+        "tags": Field(ListOf(Str(pattern=r"[A-Za-z0-9_.]+", pattern_help="a build tag")), factory=list),
+        "env": Field(
+            MapOf(Str(), key_pattern=_ENV_NAME, key_help="an environment variable name (A-Z, 0-9, _)"),
+            factory=dict,
+        ),
+    },
+)
+
+_DEFAULT_PROFILES = {
+    "release": {
+        "cgo": False, "trimpath": True, "strip": True, "gcflags": "", "ldflags": "",
+        "tags": [], "env": {"GOFLAGS": "-buildvcs=false -mod=readonly"},
+    },
+}
+
+SCHEMA = Record(
+    cls=dict,
+    fields={
+        "project": Field(
+            Record(
+                cls=dict,
+                fields={
+                    "name": Field(
+                        Str(
+                            pattern=r"[a-z][a-z0-9-]{0,62}",
+                            pattern_help="a lower-case name (a-z, 0-9, '-'), starting with a letter",
+                        )
+                    ),
+                    "version": Field(Str(), default="auto"),
+                    "version_package": Field(
+                        Str(pattern=r"\./" + _REL_PATH, pattern_help="a package path like ./internal/version"),
+                        default="./internal/version",
+                    ),
+                },
+            )
+        ),
+        "binaries": Field(MapOf(_BINARY, min_len=1)),
+        "platforms": Field(_PLATFORMS, factory=lambda: ["linux/amd64"]),
+        "profiles": Field(MapOf(_PROFILE, min_len=1), factory=lambda: dict(_DEFAULT_PROFILES)),
+        "build": Field(
+            Record(
+                cls=dict,
+                fields={
+                    "out_dir": Field(Str(pattern=_REL_PATH, pattern_help=_REL_PATH_HELP), default="bin"),
+                    "jobs": Field(
+                        OneOf((Int(min=1, max=256), Str(choices=("auto",))), what='an integer >= 1 or "auto"'),
+                        default="auto",
+                    ),
+                    "profile": Field(Str(), default="release"),
+                },
+            ),
+            default=SECTION_DEFAULTS,
+        ),
+        "cache": Field(
+            Record(
+                cls=dict,
+                fields={
+                    "gocache": Field(Nullable(Str()), default=None),
+                    "gomodcache": Field(Nullable(Str()), default=None),
+                },
+            ),
+            default=SECTION_DEFAULTS,
+        ),
+    },
+)
+
+# Sections that later features declare; registered here so one file stays
+# the single schema. Each entry: section name -> Field.
+EXTENSIONS: dict[str, Field] = {}
+
+
+def register_section(name: str, spec: Field) -> None:
+    """Let a feature module add a top-level section to build.yaml."""
+    EXTENSIONS[name] = spec
+    SCHEMA.fields[name] = spec
+
+
+def _build(raw: dict[str, Any], root: Path, src: Source) -> Project:
+    p = raw["project"]
+    binaries = {
+        name: Binary(
+            name=name,
+            main=b["main"],
+            platforms=tuple(b["platforms"]) if b["platforms"] is not None else None,
+        )
+        for name, b in raw["binaries"].items()
+    }
+    profiles = {
+        name: Profile(name=name, **{**pr, "tags": tuple(pr["tags"]), "env": dict(pr["env"])})
+        for name, pr in raw["profiles"].items()
+    }
+    project = Project(
+        root=root,
+        source=src,
+        project=ProjectInfo(p["name"], p["version"], p["version_package"]),
+        binaries=binaries,
+        platforms=tuple(raw["platforms"]),
+        profiles=profiles,
+        build=BuildSettings(**raw["build"]),
+        cache=CacheSettings(**raw["cache"]),
+        extra={k: raw[k] for k in EXTENSIONS if k in raw},
+    )
+    _check_references(project, root)
+    return project
+
+
+def _check_references(project: Project, root: Path) -> None:
+    """Checks that need more than one key, or the file system."""
+    src = project.source
+    if project.build.profile not in project.profiles:
+        raise src.error(
+            "build.profile",
+            f'"{project.build.profile}" is not a profile in this file; '
+            f'defined profiles: {", ".join(sorted(project.profiles))}',
+        )
+    for name, binary in project.binaries.items():
+        pkg = root / binary.main
+        if not pkg.is_dir():
+            raise src.error(
+                f"binaries.{name}.main",
+                f'"{binary.main}" is not a directory under {root}; point it at a main package such as ./cmd/{name}',
+            )
+    vpkg = root / project.project.version_package
+    if not vpkg.is_dir():
+        raise src.error(
+            "project.version_package",
+            f'"{project.project.version_package}" is not a directory under {root}; '
+            "it names the package whose Version, Commit and Date are set at link time",
+        )
+    for name, prof in project.profiles.items():
+        if "CGO_ENABLED" in prof.env:
+            raise src.error(
+                f"profiles.{name}.env.CGO_ENABLED",
+                "set cgo: true or false in the profile instead, so there is one place that decides it",
+            )
+
+
+def find_config(start: Path | None = None) -> Path:
+    """The build.yaml in ``start`` or the nearest parent directory."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(str(here / CONFIG_NAME), None, "", "not found here or in any parent directory; "
+                      "run from the repository root, or copy build.yaml from the template")
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Project:
+    """Read and validate build.yaml (found from the current directory by default)."""
+    from . import sections  # noqa: F401 - registers the feature sections of build.yaml
+
+    cfg = Path(path) if path is not None else find_config()
+    try:
+        text = cfg.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(cfg), None, "", f"cannot read: {exc.strerror}") from exc
+    display = os.path.relpath(cfg) if not os.path.relpath(cfg).startswith("..") else str(cfg)
+    raw, src = load_document(text, display, SCHEMA)
+    if raw is None:
+        raise ConfigError(display, 1, "", "the file is empty; it needs at least project and binaries")
+    return _build(raw, cfg.resolve().parent, src)
+
+
+def parse_platform(text: str) -> tuple[str, str]:
+    goos, _, goarch = text.partition("/")
+    return goos, goarch
+
+
+def go_module_path(root: Path) -> str:
+    """The module path declared in ``root/go.mod``."""
+    gomod = root / "go.mod"
+    try:
+        text = gomod.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(gomod), None, "", f"cannot read: {exc.strerror}; is this a Go module?") from exc
+    m = re.search(r"^module\s+(\S+)", text, re.M)
+    if not m:
+        raise ConfigError(str(gomod), None, "module", "no module line; run `go mod init MODULE`")
+    return m.group(1).strip('"')

@@ -1,0 +1,164 @@
+"""Check a rendering with the real tools: systemd-analyze and nginx.
+
+- ``systemd-analyze verify`` runs against a scratch root (``--root``) that
+  holds the stock unit files, the rendered units and a placeholder for the
+  release binary, so it checks ExecStart= and dependencies without touching
+  /etc or /opt of the machine it runs on;
+- ``systemd-analyze security --offline=true`` scores each service file; a
+  score above the threshold in build.yaml (deploy.security) fails;
+- ``nginx -t`` reads the site through a small wrapper nginx.conf with its own
+  prefix and pid file, as nginx only accepts a site inside an http block.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildlibError, ToolError
+from .render import SITE_FILE, env_name, unit_name
+from .settings import PROFILES, DeployConfig
+
+STOCK_UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system")
+_SCORE = re.compile(r"Overall exposure level for (\S+): ([0-9.]+) (\w+)")
+
+
+class CheckError(BuildlibError):
+    """A rendered file failed a check; the message lists every failure."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    profile: str
+    file: str
+    check: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"{mark} {self.profile:<9} {self.file:<16} {self.check:<24} {self.detail}"
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None
+    )
+    if path is None:
+        raise ToolError(f"`{name}` is not installed; install it with `apt-get install {package}`")
+    return path
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, text=True, capture_output=True, check=False)
+
+
+def exposure(unit_file: Path) -> tuple[float, str, str]:
+    """``systemd-analyze security --offline=true``: (score, rating, full report)."""
+    tool = _tool("systemd-analyze", "systemd")
+    proc = _run([tool, "security", "--offline=true", "--no-pager", str(unit_file)])
+    report = proc.stdout + proc.stderr
+    m = _SCORE.search(report)
+    if m is None:
+        raise ToolError(f"systemd-analyze security printed no score for {unit_file.name} "
+                        f"(exit {proc.returncode}): {report.strip()[-400:]}")
+    return float(m.group(2)), m.group(3), report
+
+
+def verify_units(cfg: DeployConfig, folder: Path, scratch: Path) -> tuple[bool, str]:
+    """``systemd-analyze verify`` of the units in ``folder`` inside a scratch root."""
+    tool = _tool("systemd-analyze", "systemd")
+    stock = next((Path(d) for d in STOCK_UNIT_DIRS if Path(d).is_dir()), None)
+    if stock is None:
+        raise ToolError("no systemd unit directory (/usr/lib/systemd/system) here; install systemd")
+    root = scratch / "root"
+    shutil.copytree(stock, root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True)
+    units = sorted(p.name for p in folder.iterdir() if p.suffix in (".service", ".socket"))
+    etc = root / "etc/systemd/system"
+    etc.mkdir(parents=True, exist_ok=True)
+    for name in units:
+        shutil.copy(folder / name, etc / name)
+    # verify insists that ExecStart= is executable inside the root: a stand-in
+    # for the release binary, which only exists on the hosts.
+    current = root / cfg.base.lstrip("/") / "current"
+    current.mkdir(parents=True, exist_ok=True)
+    stand_in = current / cfg.binary
+    stand_in.write_text("#!/bin/sh\nexit 0\n")
+    stand_in.chmod(0o755)
+    if (folder / env_name(cfg)).exists():
+        shutil.copy(folder / env_name(cfg), current / env_name(cfg))
+    proc = _run([tool, "verify", "--man=no", f"--root={root}", *units])
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
+
+
+def nginx_test(cfg: DeployConfig, site: Path, scratch: Path) -> tuple[bool, str]:
+    """``nginx -t`` of ``site`` included from a wrapper nginx.conf in ``scratch``."""
+    tool = _tool("nginx", "nginx-light")
+    prefix = scratch / "nginx"
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    text = site.read_text(encoding="utf-8")
+    note = ""
+    if cfg.tls.enabled and not (Path(cfg.tls.certificate).exists() and Path(cfg.tls.certificate_key).exists()):
+        # The certificate lives on the hosts; nginx -t needs a readable pair,
+        # so a throw-away self-signed one stands in for the syntax check.
+        cert, key = _self_signed(prefix, cfg.domain)
+        text = text.replace(cfg.tls.certificate_key, str(key)).replace(cfg.tls.certificate, str(cert))
+        note = " (certificate paths not on this machine: checked with a throw-away self-signed pair)"
+    checked = prefix / SITE_FILE
+    checked.write_text(text, encoding="utf-8")
+    wrapper = prefix / "nginx.conf"
+    wrapper.write_text(
+        f"pid {prefix}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n"
+        f"    access_log off;\n    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n"
+        f"    include {checked};\n}}\n",
+        encoding="utf-8",
+    )
+    proc = _run([tool, "-t", "-q", "-p", str(prefix), "-c", str(wrapper)])
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip() + note
+
+
+def _self_signed(folder: Path, domain: str) -> tuple[Path, Path]:
+    tool = _tool("openssl", "openssl")
+    cert, key = folder / "check-cert.pem", folder / "check-key.pem"
+    proc = _run([tool, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={domain}"])
+    if proc.returncode != 0:
+        raise ToolError(f"openssl could not make a test certificate: {proc.stderr.strip()}")
+    return cert, key
+
+
+def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding]:
+    """Every check of one profile's rendering in ``folder``."""
+    service = folder / unit_name(cfg)
+    if not service.is_file():
+        raise CheckError(f"{service} does not exist; run `invoke deploy.render --out {folder.parent}` first")
+    found = []
+    with tempfile.TemporaryDirectory(prefix="deploy-check-") as tmp:
+        ok, out = verify_units(cfg, folder, Path(tmp))
+        units = " ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".service", ".socket")))
+        found.append(Finding(profile, unit_name(cfg), "systemd-analyze verify", ok, out or f"clean: {units}"))
+        score, rating, _ = exposure(service)
+        limit = cfg.security[profile]
+        found.append(Finding(profile, unit_name(cfg), "exposure", score <= limit,
+                             f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"))
+        ok, out = nginx_test(cfg, folder / SITE_FILE, Path(tmp))
+        found.append(Finding(profile, SITE_FILE, "nginx -t", ok, out or "syntax ok"))
+    return found
+
+
+def check(cfg: DeployConfig, rendered: Path) -> list[Finding]:
+    """Check ``rendered/<profile>/`` for every profile."""
+    return [f for p in PROFILES for f in check_profile(cfg, p, rendered / p)]
+
+
+def raise_failures(findings: list[Finding]) -> None:
+    """CheckError listing the failed findings, if any."""
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        lines = "\n  ".join(f.line() for f in failed)
+        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\nFix deploy/*.j2 or the thresholds in "
+                         "build.yaml deploy.security, then rerun `invoke deploy.check`")

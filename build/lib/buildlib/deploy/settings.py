@@ -1,0 +1,309 @@
+"""The ``deploy:`` section of build.yaml: its schema and a typed view of it.
+
+Importing this module registers the section (``buildlib.sections`` does so
+before build.yaml is read). Values that end up in unit files, nginx
+configuration or shell commands are validated tightly here, so a typo is a
+config error with its line instead of a broken host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config, environments
+from ..config import KNOWN_PLATFORMS, Project
+from ..schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, MapOf, Nullable, Number, Record, Str
+
+PROFILES = ("strict", "hardened")
+_ENV_NAME = r"[A-Z_][A-Z0-9_]*"
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def hostname_problem(value: str) -> str | None:
+    """Why ``value`` is not an RFC 1123 host name (None when it is one)."""
+    name = value[2:] if value.startswith("*.") else value  # nginx accepts a leading wildcard
+    if not name or len(name) > 253:
+        return "a host name has 1 to 253 characters"
+    labels = name.rstrip(".").split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return "each dot-separated label needs 1 to 63 letters, digits or '-', not starting or ending with '-'"
+    if labels[-1].isdigit():
+        return "the last label is all digits: write an IP address in `host`, a name in `domain`"
+    return None
+
+
+def address_problem(value: str) -> str | None:
+    """Why ``value`` is neither an IP address nor a host name."""
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    return hostname_problem(value) if not value.startswith("*.") else "a wildcard is not an address"
+
+
+def abs_path_problem(value: str) -> str | None:
+    """Why ``value`` is not a plain absolute path safe in units, nginx and shell."""
+    if not value.startswith("/") or value == "/":
+        return "must be an absolute path below / such as /opt/ginsvc"
+    if not re.fullmatch(r"[A-Za-z0-9._/@+-]+", value):
+        return "may only hold letters, digits and . _ / @ + - (it goes into unit files and shell commands)"
+    parts = value.split("/")[1:]
+    if any(p in ("", ".", "..") for p in parts):
+        return "no empty, '.' or '..' parts (write it the way `realpath` would)"
+    return None
+
+
+def local_path_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable path on the deployer's machine (``~`` allowed)."""
+    if not re.fullmatch(r"[A-Za-z0-9._/@+~-]+", value) or "~" in value[1:]:
+        return "may only hold letters, digits and . _ / @ + - (and a leading ~)"
+    return None
+
+
+_PATH = Str(check=abs_path_problem, what="an absolute path")
+_LOCAL_PATH = Str(check=local_path_problem, what="a file path")
+_PORT = Int(min=1, max=65535, what="a TCP port (1-65535)")
+
+_HOST = Record(
+    cls=dict,
+    fields={
+        "host": Field(Str(check=address_problem, what="a host name or IP address")),
+        "port": Field(_PORT, default=22),
+        "user": Field(
+            Str(pattern=r"[a-z_][a-z0-9_-]{0,31}", pattern_help="a Unix user name"), default="root"
+        ),
+        "key_file": Field(Nullable(_LOCAL_PATH), default=None),
+        "platform": Field(
+            Str(choices=tuple(p for p in KNOWN_PLATFORMS if p.startswith("linux/")),
+                what="a Linux platform GOOS/GOARCH"),
+            default="linux/amd64",
+        ),
+    },
+)
+
+
+def _section(fields: dict[str, Field]) -> Field:
+    return Field(Record(cls=dict, fields=fields), default=SECTION_DEFAULTS)
+
+
+SECTION = _section(
+    {
+        "binary": Field(Str(), default="server"),
+        "profile": Field(Str(choices=PROFILES), default="strict"),
+        # A name from the top-level `environments:` section (buildlib.environments).
+        "environment": Field(Str(), default="prod"),
+        "port": Field(_PORT, default=8080),
+        "domain": Field(Str(check=hostname_problem, what="a domain name"), default="localhost"),
+        "user": Field(
+            Nullable(Str(pattern=r"[a-z_][a-z0-9_-]{0,31}", pattern_help="a Unix user name")), default=None
+        ),
+        "paths": _section(
+            {
+                # null: derived from project.name (/opt/<name>, conf.d/<name>.conf)
+                "base": Field(Nullable(_PATH), default=None),
+                "units": Field(_PATH, default="/etc/systemd/system"),
+                "nginx_site": Field(Nullable(_PATH), default=None),
+            }
+        ),
+        "http_port": Field(_PORT, default=80),
+        "ipv6": Field(Bool(), default=True),
+        "https_port": Field(_PORT, default=443),
+        "tls": _section(
+            {
+                "enabled": Field(Bool(), default=False),
+                "certificate": Field(Nullable(_PATH), default=None),
+                "certificate_key": Field(Nullable(_PATH), default=None),
+            }
+        ),
+        "static_max_age": Field(Str(pattern=r"[0-9]+[smhdwMy]?", pattern_help="an nginx time like 1h or 7d"),
+                                default="1h"),
+        "secrets": _section(
+            {
+                "names": Field(ListOf(Str(pattern=_ENV_NAME, pattern_help="an environment variable name")),
+                               factory=lambda: ["DB_PASSWORD"]),
+                "file": Field(Nullable(_LOCAL_PATH), default=None),
+            }
+        ),
+        "health": _section(
+            {
+                "path": Field(Str(pattern=r"/[A-Za-z0-9._/-]*", pattern_help="an URL path like /readyz"),
+                              default="/readyz"),
+                "timeout": Field(Number(min=1), default=30),
+                "interval": Field(Number(min=0.1), default=1),
+                "passes": Field(Int(min=1, max=20), default=2),
+            }
+        ),
+        "security": _section(
+            {
+                "hardened": Field(Number(min=0), default=1.5),
+                "strict": Field(Number(min=0), default=0.5),
+            }
+        ),
+        "keep_releases": Field(Int(min=2, max=100), default=3),
+        "batch": Field(Int(min=1, max=1000), default=1),
+        "ssh": _section(
+            {
+                "known_hosts": Field(Nullable(_LOCAL_PATH), default="~/.ssh/known_hosts"),
+                "strict_host_keys": Field(Bool(), default=True),
+                "connect_timeout": Field(Number(min=1), default=10),
+            }
+        ),
+        "hosts": Field(MapOf(_HOST), factory=dict),
+        "groups": Field(MapOf(ListOf(Str(), min_len=1)), factory=dict),
+    }
+)
+
+config.register_section("deploy", SECTION)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One target: a name from build.yaml and the SSH address to reach it."""
+
+    name: str
+    host: str
+    port: int
+    user: str
+    key_file: str | None
+    platform: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Tls:
+    enabled: bool
+    certificate: str
+    certificate_key: str
+
+
+@dataclass(frozen=True)
+class Health:
+    path: str
+    timeout: float
+    interval: float
+    passes: int
+
+
+@dataclass(frozen=True)
+class Ssh:
+    known_hosts: str | None
+    strict_host_keys: bool
+    connect_timeout: float
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """The validated ``deploy:`` section, with cross-key checks done."""
+
+    app: str
+    binary: str
+    profile: str
+    environment: str
+    port: int
+    domain: str
+    user: str | None
+    base: str
+    units_dir: str
+    nginx_site: str
+    http_port: int
+    https_port: int
+    ipv6: bool
+    tls: Tls
+    static_max_age: str
+    secret_names: tuple[str, ...]
+    secrets_file: str | None
+    health: Health
+    security: dict[str, float]
+    keep_releases: int
+    batch: int
+    environments: dict[str, Environment]
+    ssh: Ssh
+    hosts: dict[str, Host]
+    groups: dict[str, tuple[str, ...]]
+
+    def env(self, name: str | None = None) -> Environment:
+        """The environment row ``name`` (default: ``deploy.environment``)."""
+        name = name or self.environment
+        if name not in self.environments:
+            from ..errors import SelectionError
+
+            raise SelectionError(
+                f'unknown environment "{name}"; the environments section of build.yaml defines: '
+                f'{", ".join(sorted(self.environments))}'
+            )
+        return self.environments[name]
+
+
+def load(project: Project) -> DeployConfig:
+    """The ``deploy:`` section of ``project``, checked across keys."""
+    raw = project.extra["deploy"]
+    err = project.error
+    if raw["binary"] not in project.binaries:
+        raise err("deploy.binary", f'"{raw["binary"]}" is not in binaries; known: '
+                  f'{", ".join(sorted(project.binaries))}')
+    envs = {name: Environment(name, environments.values(project, name)) for name in environments.names(project)}
+    if raw["environment"] not in envs:
+        raise err("deploy.environment", f'"{raw["environment"]}" is not in the environments section; defined: '
+                  f'{", ".join(envs)}')
+    secrets = tuple(raw["secrets"]["names"])
+    for name, env in envs.items():
+        for var in env.values:
+            if var in secrets:
+                raise err(f"environments.{name}.env.{var}", "is a secret (deploy.secrets.names): it comes from "
+                          "the deployer's environment or the secrets file, never from the repository")
+    for group, members in raw["groups"].items():
+        if group in raw["hosts"]:
+            raise err(f"deploy.groups.{group}", "a group may not share its name with a host; rename one of them")
+        for i, member in enumerate(members):
+            if member not in raw["hosts"]:
+                raise err(f"deploy.groups.{group}[{i}]", f'"{member}" is not in deploy.hosts; known hosts: '
+                          f'{", ".join(sorted(raw["hosts"])) or "none"}')
+    paths, tls, health, ssh = raw["paths"], raw["tls"], raw["health"], raw["ssh"]
+    app = project.project.name
+    return DeployConfig(
+        app=app,
+        binary=raw["binary"],
+        profile=raw["profile"],
+        environment=raw["environment"],
+        port=raw["port"],
+        domain=raw["domain"],
+        user=raw["user"],
+        base=paths["base"] or f"/opt/{app}",
+        units_dir=paths["units"],
+        nginx_site=paths["nginx_site"] or f"/etc/nginx/conf.d/{app}.conf",
+        http_port=raw["http_port"],
+        https_port=raw["https_port"],
+        ipv6=raw["ipv6"],
+        tls=Tls(tls["enabled"], tls["certificate"] or f"/etc/ssl/certs/{app}.pem",
+                tls["certificate_key"] or f"/etc/ssl/private/{app}.key"),
+        static_max_age=raw["static_max_age"],
+        secret_names=secrets,
+        secrets_file=raw["secrets"]["file"],
+        health=Health(health["path"], float(health["timeout"]), float(health["interval"]), health["passes"]),
+        security={k: float(v) for k, v in raw["security"].items()},
+        keep_releases=raw["keep_releases"],
+        batch=raw["batch"],
+        environments=envs,
+        ssh=Ssh(ssh["known_hosts"], ssh["strict_host_keys"], float(ssh["connect_timeout"])),
+        hosts={name: Host(name=name, **h) for name, h in raw["hosts"].items()},
+        groups={name: tuple(members) for name, members in raw["groups"].items()},
+    )
+
+
+def expand_local(project: Project, path: str) -> Path:
+    """A path from build.yaml on the deployer's machine: ``~`` expanded, relative to the repository."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project.root / p

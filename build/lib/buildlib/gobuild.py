@@ -1,0 +1,221 @@
+"""The compile step: one ``go build`` for one or more targets of a platform, installed atomically.
+
+``go build`` writes into a fresh temporary directory next to the outputs; each
+binary is then renamed over the old one. A failed or killed build therefore
+leaves the previous good binary in place, never a truncated one. Targets are
+locked while they are built, and checked again once the lock is held, so a
+target another run has just built is not built twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import state
+from .atomic import fsync_dir
+from .errors import BuildlibError, ToolError
+from .keys import sha256_file
+from .plan import Plan, output_state
+from .targets import Target
+
+TMP_PREFIX = ".tmp-"
+
+
+class CompileError(BuildlibError):
+    """``go build`` failed; the message carries Go's own file:line diagnostics."""
+
+    def __init__(self, binaries: str, platform: str, diagnostics: str) -> None:
+        self.binaries = binaries
+        self.platform = platform
+        self.diagnostics = diagnostics
+        super().__init__(f"go build failed for {binaries} ({platform}); the previous binaries are untouched:\n"
+                         f"{diagnostics}")
+
+
+@dataclass
+class Built:
+    """What one compile step did."""
+
+    built: list[Plan] = field(default_factory=list)
+    skipped: list[Plan] = field(default_factory=list)
+    compiled_packages: int = 0
+    duration: float = 0.0
+    note: str = ""
+
+
+def lock_name(target: Target) -> str:
+    return f"target-{target.binary}@{target.goos}_{target.goarch}"
+
+
+def output_name(target: Target, module: str) -> str:
+    """The file name ``go build -o DIR/`` gives a main package: its last path element (not a /vN)."""
+    parts = target.main.rstrip("/").split("/")
+    name = parts[-1]
+    if re.fullmatch(r"v\d+", name) and len(parts) > 1 and parts[-2] not in (".", ""):
+        name = parts[-2]
+    if name == ".":
+        name = module.rsplit("/", 1)[-1]
+    return name + (".exe" if target.goos == "windows" else "")
+
+
+def clean_stale_temps(out_platform_dir: Path) -> None:
+    """Remove temporary build directories left by runs that no longer exist (killed ones)."""
+    try:
+        entries = list(out_platform_dir.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", entry.name)
+        if not m or not entry.is_dir():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # its run is still alive
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
+def _diagnostics(stderr: str, packages: set[str]) -> tuple[str, int]:
+    """Split ``go build -v`` output into Go's messages and the count of packages it compiled."""
+    keep, compiled = [], 0
+    for line in stderr.splitlines():
+        bare = line.strip()
+        if bare in packages or (not packages and re.fullmatch(r"[\w.\-~/]+", bare) and "/" in bare):
+            compiled += 1
+        else:
+            keep.append(line)
+    return "\n".join(keep).strip(), compiled
+
+
+class Compile:
+    """Build the stale targets of one platform with one ``go build``."""
+
+    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...]) -> None:
+        self.platform = platform
+        self.plans = plans
+        self.deps = deps
+        ids = ", ".join(p.target.binary for p in plans)
+        self.name = f"compile {platform}" if len(plans) > 1 else f"compile {plans[0].id}"
+        self.label = f"build {platform}: {ids}"
+        self.weight = 10 + len(plans)  # the most binaries first: the longest job should not start last
+
+    def run(self, ctx: Any) -> Built:
+        result = Built()
+        todo = [p for p in self.plans if p.stale]
+        result.skipped = [p for p in self.plans if not p.stale]
+        if not todo:
+            result.note = " - up to date after listing"
+            return result
+        with ctx.locks.hold_all([lock_name(p.target) for p in todo], lambda n: f"target {n[7:]}"):
+            fresh = state.load(ctx.recipe.root)["targets"]
+            for plan in list(todo):
+                if ctx.force:
+                    continue
+                rec = fresh.get(plan.id)
+                out = ctx.recipe.root / plan.target.out_rel(ctx.out_dir_rel)
+                problem, sig = (output_state(out, rec) if rec and rec.get("key") == plan.key
+                                else ("not built by another run", None))
+                if not problem:
+                    # Another run built it while this one waited for the lock.
+                    plan.output_sig = sig
+                    plan.stale = False
+                    plan.reasons = ["built meanwhile by a concurrent run"]
+                    plan.old = rec
+                    todo.remove(plan)
+                    result.skipped.append(plan)
+            if todo:
+                self._build(ctx, todo, result)
+        return result
+
+    def _build(self, ctx: Any, todo: list[Plan], result: Built) -> None:
+        failed = self._go_build(ctx, todo, result)
+        if failed and len(todo) > 1:
+            # One broken binary must not cost the others their build, and each error should name
+            # its own binary: build them one by one (the healthy ones only link, from the cache).
+            failed = [f for plan in todo for f in self._go_build(ctx, [plan], result)]
+        if failed:
+            raise CompileError(", ".join(p.target.binary for p, _ in failed), self.platform,
+                               "\n".join(dict.fromkeys(text for _, text in failed)))
+
+    def _go_build(self, ctx: Any, todo: list[Plan], result: Built) -> list[tuple[Plan, str]]:
+        """One ``go build`` of ``todo`` into a temporary directory; install what it produced."""
+        recipe = ctx.recipe
+        out_dir = (recipe.root / todo[0].target.out_rel(ctx.out_dir_rel)).parent
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(out_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out_dir))
+        try:
+            argv = [recipe.go.path, "build", f"-p={ctx.go_p}", "-v", *recipe.flags(), "-o", f"{tmp}{os.sep}",
+                    *sorted({p.target.main for p in todo})]
+            started = time.monotonic()
+            code, output = _run(argv, recipe.root, recipe.env(self.platform), ctx.cancel)
+            duration = time.monotonic() - started
+            result.duration += duration
+            packages = set().union(*(p.packages for p in todo))
+            text, compiled = _diagnostics(output, packages)
+            result.compiled_packages += compiled
+            ctx.count_packages(compiled, len(packages))
+            if code != 0:
+                return [(p, text or f"go build exited with status {code}") for p in todo]
+            built = []
+            for plan in todo:
+                produced = tmp / output_name(plan.target, ctx.module)
+                if not produced.is_file():
+                    raise CompileError(plan.target.binary, self.platform,
+                                       f"go build reported success but wrote no {produced.name}")
+                with open(produced, "rb") as f:
+                    os.fsync(f.fileno())  # the rename below must never expose a file still in the page cache only
+                digest = sha256_file(produced)
+                final = recipe.root / plan.target.out_rel(ctx.out_dir_rel)
+                os.replace(produced, final)
+                st = os.stat(final)
+                plan.output_sig = [st.st_ino, st.st_mtime_ns, st.st_size]
+                plan.old = None
+                ctx.installed(plan, digest, st.st_size, duration)
+                built.append(plan)
+            fsync_dir(out_dir)
+            result.built.extend(built)
+            ctx.record_built(built, duration)
+            return []
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], cancel: threading.Event) -> tuple[int, str]:
+    """Run ``go`` in its own process group, so cancelling stops its compilers too."""
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    except OSError as exc:
+        raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+    done = threading.Event()
+
+    def stop_on_cancel() -> None:
+        while not done.is_set():
+            if cancel.wait(0.2):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                return
+
+    threading.Thread(target=stop_on_cancel, daemon=True).start()
+    try:
+        output = proc.stdout.read() if proc.stdout else ""
+        proc.wait()
+    finally:
+        done.set()
+    if cancel.is_set():
+        raise BuildlibError("cancelled")
+    return proc.returncode, output

@@ -1,0 +1,321 @@
+"""Local base images, for hosts where no container registry is reachable.
+
+`invoke image.bases` assembles three images from files the host already has
+(Debian packages and the host Go toolchain) and loads them with `docker import`:
+
+  local/go-builder:<go version>     busybox-static + CA bundle + the host's GOROOT
+  local/distroless-static:nonroot   CA bundle, tzdata, passwd/group with nonroot 65532, /tmp
+  local/alpine-standin:busybox      busybox-static + CA bundle: a shell and the usual tools
+
+They are named `local/...` because they are not the registry images, only
+equivalents of what the Dockerfile needs from them. Each carries a label with
+a fingerprint of its recipe and inputs; a second run finds the label and skips
+the import, so the task is cheap enough to run before every test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolError
+from .engine import DockerCLI, cli, require_engine
+from .rootfs import Rootfs
+from .settings import LOCAL
+
+CONTENT_LABEL = "org.buildlib.base.content"
+# Bump when a recipe below changes, so existing images are rebuilt.
+RECIPE_VERSION = "4"
+ROLES: tuple[str, ...] = ("builder", "distroless", "alpine")
+
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+_ZONEINFO = "/usr/share/zoneinfo"
+_NONROOT = 65532
+
+_PASSWD = (
+    "root:x:0:0:root:/root:/sbin/nologin\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+    f"nonroot:x:{_NONROOT}:{_NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n"
+)
+_GROUP = f"root:x:0:\nnobody:x:65534:\nnonroot:x:{_NONROOT}:\n"
+
+
+@dataclass(frozen=True)
+class BaseResult:
+    role: str
+    tag: str
+    status: str  # "built" | "up to date"
+    size: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class GoToolchain:
+    goroot: Path
+    version: str  # "1.26.8"
+
+
+def host_go() -> GoToolchain:
+    """The host's Go toolchain, which the builder image carries."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        raise ToolError("no `go` on PATH: the local builder image copies the host's Go toolchain; install Go")
+    out = subprocess.run([go, "env", "GOROOT", "GOVERSION"], capture_output=True, text=True, check=True)
+    goroot, goversion = out.stdout.split()
+    return GoToolchain(Path(goroot), goversion.removeprefix("go"))
+
+
+def local_tag(role: str) -> str:
+    """The name `image.bases` gives the image standing in for ``role``."""
+    if role == "builder":
+        return f"local/go-builder:{host_go().version}"
+    return {"distroless": "local/distroless-static:nonroot", "alpine": "local/alpine-standin:busybox"}[role]
+
+
+def resolve(role: str, ref: str | None) -> str | None:
+    """build.yaml's base for ``role``, with "local" replaced by the local image's tag."""
+    return local_tag(role) if ref == LOCAL else ref
+
+
+def _need(path: str, package: str) -> str:
+    if not os.path.exists(path):
+        raise ToolError(f"{path} is missing; install it with: apt-get install {package}")
+    return path
+
+
+def is_static(path: str) -> bool:
+    """True when the ELF file has no program interpreter (so it runs in an empty root)."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+            return False
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        fh.seek(phoff)
+        table = fh.read(phentsize * phnum)
+    return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))  # 3 = PT_INTERP
+
+
+def _busybox() -> str:
+    path = shutil.which("busybox") or "/bin/busybox"
+    _need(path, "busybox-static")
+    if not is_static(path):
+        raise ToolError(f"{path} is dynamically linked; the images need the static one: apt-get install busybox-static")
+    return path
+
+
+def _add_busybox(fs: Rootfs) -> None:
+    busybox = _busybox()
+    fs.copy("bin/busybox", busybox, 0o755)
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet not in ("busybox", "[["):
+            fs.symlink(f"bin/{applet}", "busybox")
+    fs.symlink("bin/[[", "busybox")
+
+
+def _add_etc(fs: Rootfs, *, hosts_file: bool = True) -> None:
+    fs.file("etc/passwd", _PASSWD)
+    fs.file("etc/group", _GROUP)
+    # Go's resolver reads this to decide the order of /etc/hosts and DNS.
+    fs.file("etc/nsswitch.conf", "hosts: files dns\n")
+    fs.copy(_CA_BUNDLE, _need(_CA_BUNDLE, "ca-certificates"), 0o644)
+    fs.dir("tmp", 0o1777)
+    fs.dir("root", 0o700)
+
+
+def _package_versions(*names: str) -> str:
+    if not shutil.which("dpkg-query"):
+        return ""
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version} ", *names],
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+# A C toolchain for cgo builds, as the golang registry image has one: what `go build` with
+# CGO_ENABLED=1 calls (gcc, as, ld) and links statically against (libc.a, libgcc.a).
+C_TOOLCHAIN = ("gcc", "gcc-12", "libc6-dev", "libgcc-12-dev", "binutils")
+_NOT_NEEDED = ("usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/",
+               "usr/share/bug/", "usr/share/gdb/")
+
+
+def _depends_closure(roots: tuple[str, ...]) -> list[str]:
+    """The installed packages ``roots`` need (Depends and Pre-Depends, first installed alternative)."""
+    seen: list[str] = []
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Depends}, ${Pre-Depends}", name],
+                             capture_output=True, text=True)
+        if out.returncode != 0 or not out.stdout.startswith("ii"):
+            continue
+        seen.append(name)
+        for clause in out.stdout.split("|", 1)[1].split(","):
+            for alternative in clause.split("|"):
+                dep = alternative.strip().split(" ")[0].split(":")[0]
+                if dep:
+                    todo.append(dep)
+                    break
+    return sorted(seen)
+
+
+def _add_packages(fs: Rootfs, packages: tuple[str, ...]) -> list[str]:
+    """Copy every file of the installed ``packages`` and what they depend on; the names copied."""
+    for pkg in packages:
+        _need_package(pkg)
+    closure = _depends_closure(packages)
+    listed = subprocess.run(["dpkg-query", "-L", *closure], capture_output=True, text=True)
+    for line in sorted(set(listed.stdout.splitlines())):
+        if not line.startswith("/") or line == "/.":
+            continue
+        rel = line.lstrip("/")
+        # Debian merges /lib into /usr/lib: files listed under lib/ land in usr/lib/, reached by a link.
+        for merged in ("lib/", "lib64/"):
+            if rel.startswith(merged):
+                rel = "usr/" + rel
+        if rel.startswith(_NOT_NEEDED) or rel in ("lib", "lib64"):
+            continue
+        if os.path.islink(line):
+            fs.symlink(rel, os.readlink(line))
+        elif os.path.isdir(line):
+            if rel not in fs.entries:
+                fs.dir(rel, stat.S_IMODE(os.stat(line).st_mode))
+        elif os.path.isfile(line):
+            fs.copy(rel, line)
+    fs.symlink("lib", "usr/lib")
+    fs.symlink("lib64", "usr/lib64")
+    return closure
+
+
+def _need_package(name: str) -> None:
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name], capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.startswith("ii"):
+        raise ToolError(f"the local builder image carries the host's C toolchain for cgo builds, but {name} is "
+                        f"not installed; install it with: apt-get install {' '.join(C_TOOLCHAIN[::2])}")
+
+
+def _builder(go: GoToolchain) -> tuple[Rootfs, list[str], str]:
+    fs = Rootfs()
+    _add_packages(fs, C_TOOLCHAIN)
+    # busybox after the packages: its applets (sh, tar, ...) win over any same-named file of theirs.
+    _add_busybox(fs)
+    _add_etc(fs)
+    fs.dir("go", 0o755)
+
+    # What `go build` never reads: the Go project's own tests, docs and API lists.
+    def skip(rel: str) -> bool:
+        parts = rel.split(os.sep)
+        return parts[0] in ("test", "api", "doc", "misc") or "testdata" in parts or rel.endswith("_test.go")
+
+    fs.tree("usr/local/go", go.goroot, skip)
+    changes = [
+        f"ENV PATH=/usr/local/go/bin:/go/bin:{_PATH}",
+        "ENV GOPATH=/go",
+        "ENV GOTOOLCHAIN=local",
+        f"ENV SSL_CERT_FILE={_CA_BUNDLE}",
+        "WORKDIR /go",
+        'CMD ["/bin/sh"]',
+    ]
+    return fs, changes, (f"Go {go.version} from the host's {go.goroot} (tests and docs left out), the host's gcc "
+                         "and C library for cgo, busybox-static")
+
+
+def _distroless() -> tuple[Rootfs, list[str], str]:
+    fs = Rootfs()
+    _add_etc(fs)
+    fs.dir("home/nonroot", 0o700, _NONROOT, _NONROOT)
+    # right/ repeats every zone with leap seconds; Go never reads it.
+    fs.tree("usr/share/zoneinfo", _need(_ZONEINFO, "tzdata"),
+            lambda rel: rel.split(os.sep)[0] == "right" or rel == "localtime")
+    fs.file("etc/os-release", 'NAME="buildlib distroless-static stand-in"\nID=buildlib-local\n')
+    changes = [
+        f"ENV PATH={_PATH}",
+        f"ENV SSL_CERT_FILE={_CA_BUNDLE}",
+        f"USER {_NONROOT}:{_NONROOT}",
+        "WORKDIR /home/nonroot",
+    ]
+    return fs, changes, "CA bundle, tzdata, passwd/group with nonroot 65532, /tmp (no shell)"
+
+
+def _alpine() -> tuple[Rootfs, list[str], str]:
+    fs = Rootfs()
+    _add_busybox(fs)
+    _add_etc(fs)
+    fs.file("etc/os-release", 'NAME="buildlib alpine stand-in (busybox)"\nID=buildlib-local\n')
+    changes = [f"ENV PATH={_PATH}", 'CMD ["/bin/sh"]']
+    return fs, changes, "busybox-static (sh and applets) and the CA bundle"
+
+
+_RECIPES: dict[str, Callable[[], tuple[Rootfs, list[str], str]]] = {
+    "builder": lambda: _builder(host_go()),
+    "distroless": _distroless,
+    "alpine": _alpine,
+}
+
+
+def _current(client: DockerCLI, tag: str) -> tuple[str | None, str | None]:
+    """(image ID, content label) of ``tag``, or (None, None) when there is no such image."""
+    proc = client.run("image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", tag, check=False)
+    if proc.returncode != 0:
+        return None, None
+    image_id, _, labels = proc.stdout.decode().partition(" ")
+    return image_id, (json.loads(labels or "null") or {}).get(CONTENT_LABEL)
+
+
+def _import(client: DockerCLI, fs: Rootfs, changes: list[str], tag: str) -> None:
+    args = [client.path, "import"]
+    for change in changes:
+        args += ["--change", change]
+    args += ["--message", "buildlib image.bases", "-", tag]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=client.env())
+    assert proc.stdin is not None
+    try:
+        fs.write(proc.stdin)
+    except BrokenPipeError:
+        pass  # docker stopped reading; its stderr says why
+    finally:
+        proc.stdin.close()
+    assert proc.stdout is not None and proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stdout.read()
+    if proc.wait() != 0:
+        raise ToolError(f"`docker import` of {tag} failed: {err.decode(errors='replace').strip()}")
+
+
+def ensure(roles: tuple[str, ...] = ROLES, force: bool = False,
+           log: Callable[[str], None] = lambda line: None) -> list[BaseResult]:
+    """Make the local base images of ``roles`` unless they are already up to date."""
+    require_engine()
+    client = cli()
+    results = []
+    for role in roles:
+        start = time.monotonic()
+        tag = local_tag(role)
+        fs, changes, summary = _RECIPES[role]()
+        packages = _package_versions("busybox-static", "ca-certificates", "tzdata")
+        content = fs.digest(RECIPE_VERSION, *changes)
+        labels = [f"LABEL {CONTENT_LABEL}={content}",
+                  f'LABEL org.buildlib.base.recipe="{summary}"',
+                  f'LABEL org.buildlib.base.packages="{packages}"']
+        old_id, old_content = _current(client, tag)
+        if not force and old_content == content:
+            results.append(BaseResult(role, tag, "up to date", fs.size(), time.monotonic() - start))
+            continue
+        log(f"importing {tag}: {summary}")
+        _import(client, fs, [*changes, *labels], tag)
+        if old_id:  # the replaced image is untagged now; a container still using it keeps it
+            client.run("image", "rm", old_id, check=False)
+        results.append(BaseResult(role, tag, "built", fs.size(), time.monotonic() - start))
+    return results

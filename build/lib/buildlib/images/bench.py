@@ -1,0 +1,155 @@
+"""`image.bench`: the figures of the README, measured with real builds.
+
+Runs in a copy of the repository (the benchmark edits a .go file; the working
+tree is never touched) and tags its images REPO-bench:*, removed at the end.
+
+  sizes     image size per variant next to the stripped binaries it ships
+  rebuild   in-docker rebuild after one .go file changed: with cache mounts vs without
+  parallel  all variants after a change: built at once vs one after another
+  repro     the scratch variant built twice from a clean cache (--no-cache): same image ID?
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from . import build
+from . import settings as settings_mod
+from .check import check_variant
+from .engine import cli
+from .settings import VARIANTS, ImageSettings
+
+PARTS = ("sizes", "rebuild", "parallel", "repro")
+_SKIP = {".git", ".nox", ".build", "bin", ".ruff_cache", "__pycache__", ".pytest_cache"}
+BENCH_LABEL = "org.buildlib.bench=1"
+
+
+@contextmanager
+def workspace(root: Path) -> Iterator[ImageSettings]:
+    """A copy of the repository to edit, with its settings."""
+    with tempfile.TemporaryDirectory(prefix="image-bench-") as tmp:
+        dest = Path(tmp) / root.name
+        shutil.copytree(root, dest, ignore=lambda d, names: [n for n in names if n in _SKIP], symlinks=True)
+        yield settings_mod.load(config.load(dest / "build.yaml"))
+
+
+def touch(root: Path, rel: str) -> None:
+    """Change one .go file the way an edit does: new content, so Go recompiles its package."""
+    path = root / rel
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"\n// benchmark edit {time.time_ns()}\n")
+
+
+_BUILT: set[str] = set()
+
+
+def _timed(s: ImageSettings, log: Callable[[str], None], **kw: Any) -> tuple[float, list[build.Built]]:
+    opts = build.Options(repository=f"{s.repository}-bench", labels=(BENCH_LABEL,), **kw)
+    start = time.monotonic()
+    built = build.build(s, opts, log=lambda line: None)
+    took = time.monotonic() - start
+    _BUILT.update(b.image_id for b in built)
+    log(f"  {kw.get('variants')} {kw.get('mode', '')} cache_mounts={kw.get('cache_mounts', True)} "
+        f"no_cache={kw.get('no_cache', False)} jobs={kw.get('jobs')}: {took:.1f}s")
+    return took, built
+
+
+def bench(s: ImageSettings, parts: tuple[str, ...], local_bases: bool, touch_file: str,
+          log: Callable[[str], None] = print) -> dict[str, Any]:
+    out: dict[str, Any] = {"engine": cli().how}
+    common = {"local_bases": local_bases, "mode": "in-docker"}
+    with workspace(s.root) as ws:
+        if "sizes" in parts:
+            log("sizes: building every variant")
+            _timed(ws, log, variants=VARIANTS, **common)
+            rows = []
+            for v in VARIANTS:
+                r = check_variant(ws, v, f"{ws.repository}-bench:{v}").size
+                assert r is not None
+                bins = sum(r.binaries.values())
+                target = ws.budgets[v].overhead
+                rows.append({"variant": v, "image": r.size, "server": r.binaries.get("server", 0),
+                             "overhead": r.size - bins,
+                             "overhead_target": target, "meets_overhead": target is None or r.size - bins <= target,
+                             "under_20MB": r.size <= 20_000_000})
+            out["sizes"] = rows
+        if "rebuild" in parts:
+            log(f"rebuild: after editing {touch_file}")
+            res = {}
+            for mounts in (True, False):
+                _timed(ws, log, variants=("scratch",), cache_mounts=mounts, **common)  # warm
+                touch(ws.root, touch_file)
+                res["with" if mounts else "without"], _ = _timed(ws, log, variants=("scratch",),
+                                                                  cache_mounts=mounts, **common)
+            res["ratio"] = res["with"] / res["without"]
+            out["rebuild"] = res
+        if "parallel" in parts:
+            log("parallel: every variant after an edit")
+            res = {}
+            for jobs in (1, len(VARIANTS)):
+                touch(ws.root, touch_file)
+                res["serial" if jobs == 1 else "parallel"], _ = _timed(ws, log, variants=VARIANTS, jobs=jobs,
+                                                                        **common)
+            out["parallel"] = res
+        if "repro" in parts:
+            log("repro: scratch twice from a clean cache, normalised and not")
+            res = {}
+            for normalised in (True, False):
+                ids = []
+                for _ in range(2):
+                    _, built = _timed(ws, log, variants=("scratch",), no_cache=True, reproducible=normalised,
+                                      **common)
+                    ids.append(built[0].image_id)
+                res["normalised" if normalised else "as_built"] = {"ids": ids, "same": ids[0] == ids[1]}
+            out["repro"] = res
+        _cleanup(ws)
+    return out
+
+
+def _cleanup(ws: ImageSettings) -> None:
+    client = cli()
+    refs = client.run("image", "ls", "--filter", f"reference={ws.repository}-bench", "--format",
+                      "{{.Repository}}:{{.Tag}}").stdout.decode().split()
+    if refs:
+        client.run("image", "rm", *refs, check=False)
+    # Rebuilds under the same tag leave the earlier image untagged; drop those that are ours.
+    dangling = set(client.run("image", "ls", "-q", "--no-trunc", "--filter", "dangling=true").stdout.decode().split())
+    if dangling & _BUILT:
+        client.run("image", "rm", *sorted(dangling & _BUILT), check=False)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README's tables."""
+    lines = []
+    if "sizes" in result:
+        lines += ["| variant | image | server binary | image − binary | target | under 20 MB |",
+                  "|---|---:|---:|---:|---:|:---:|"]
+        for r in result["sizes"]:
+            target = f"≤ {r['overhead_target'] / 1e6:.1f} MB" if r["overhead_target"] is not None else "-"
+            lines.append(f"| {r['variant']} | {r['image'] / 1e6:.2f} MB | {r['server'] / 1e6:.2f} MB | "
+                         f"{r['overhead'] / 1e6:.2f} MB | {target} {'✓' if r['meets_overhead'] else '✗'} | "
+                         f"{'yes' if r['under_20MB'] else 'no'} |")
+        lines.append("")
+    if "rebuild" in result:
+        r = result["rebuild"]
+        lines += ["| rebuild after one .go edit (in-docker, scratch) | time |", "|---|---:|",
+                  f"| with cache mounts | {r['with']:.1f} s |", f"| without cache mounts | {r['without']:.1f} s |",
+                  f"| ratio (target ≤ 0.4) | {r['ratio']:.2f} |", ""]
+    if "parallel" in result:
+        r = result["parallel"]
+        lines += ["| all variants after one .go edit | time |", "|---|---:|",
+                  f"| one after another | {r['serial']:.1f} s |", f"| in parallel | {r['parallel']:.1f} s |", ""]
+    if "repro" in result:
+        lines += ["| scratch built twice, --no-cache | image IDs | same |", "|---|---|:---:|"]
+        for name, r in result["repro"].items():
+            ids = " / ".join(i[7:19] for i in r["ids"])
+            lines.append(f"| {name.replace('_', ' ')} | {ids} | {'yes' if r['same'] else 'no'} |")
+        lines.append("")
+    return "\n".join(lines)

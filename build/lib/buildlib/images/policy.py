@@ -1,0 +1,144 @@
+"""Rules every image must follow, checked on the image's config and every layer.
+
+- runs as a non-root user (a numeric uid, or a name /etc/passwd maps to one)
+- scratch and distroless hold no shell (nothing to `docker exec` into, nothing
+  for an injected command to run)
+- no secret in any layer: a file deleted by a later layer still ships, so all
+  layers are read, not only the final file system
+- a HEALTHCHECK is defined
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import asdict, dataclass
+
+from .layers import SavedImage
+
+# Variants whose point is having no shell.
+NO_SHELL_VARIANTS = ("scratch", "distroless")
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"})
+_MAX_SCAN = 1 << 20  # text files larger than this are not secrets people write by hand
+
+_SECRET_NAMES = {
+    ".env": "a dotenv file",
+    ".netrc": "a netrc file (logins)",
+    ".git-credentials": "git credentials",
+    ".pgpass": "PostgreSQL passwords",
+    ".npmrc": "an npm config (may hold a token)",
+    "id_rsa": "an SSH private key",
+    "id_dsa": "an SSH private key",
+    "id_ecdsa": "an SSH private key",
+    "id_ed25519": "an SSH private key",
+}
+_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
+# KEY=value or key: value where the key says password/secret/token and a value follows.
+_ASSIGNMENT = re.compile(
+    rb"(?im)^[ \t]*(?:export[ \t]+)?([A-Za-z0-9_.-]*(?:passw(?:or)?d|secret|token|api[_-]?key)[A-Za-z0-9_.-]*)"
+    rb"[ \t]*[:=][ \t]*['\"]?([^\s'\"#]{4,})"
+)
+# Values that are placeholders, not secrets.
+_PLACEHOLDERS = frozenset({b"changeme", b"example", b"xxxx", b"none", b"null", b"unset", b"true", b"false"})
+
+
+@dataclass
+class Finding:
+    rule: str
+    ok: bool
+    detail: str
+
+
+def _is_text(data: bytes) -> bool:
+    return b"\0" not in data[:8192]
+
+
+def _passwd(image: SavedImage) -> dict[str, int]:
+    fs = image.filesystem()
+    found = fs.get("/etc/passwd")
+    if not found:
+        return {}
+    data = image.read(found[0], "/etc/passwd") or b""
+    users = {}
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 3 and parts[2].isdigit():
+            users[parts[0]] = int(parts[2])
+    return users
+
+
+def non_root(image: SavedImage) -> Finding:
+    user = image.user.split(":")[0]
+    if not user:
+        return Finding("non-root", False, "no USER is set, so the container runs as root; add USER 65532:65532")
+    uid = int(user) if user.isdigit() else _passwd(image).get(user)
+    if uid is None:
+        return Finding("non-root", False, f'USER "{user}" is not in the image\'s /etc/passwd, so its uid is unknown; '
+                                          "use a numeric USER such as 65532:65532")
+    if uid == 0:
+        return Finding("non-root", False, f'USER "{image.user}" is root (uid 0); use USER 65532:65532')
+    return Finding("non-root", True, f"runs as {image.user} (uid {uid})")
+
+
+def no_shell(image: SavedImage) -> Finding:
+    found = sorted(p for p, (_, e) in image.filesystem().items()
+                   if e.kind != "dir" and posixpath.basename(p) in SHELLS)
+    if found:
+        return Finding("no shell", False, f"a shell is in the image: {', '.join(found[:5])}; "
+                                          "this variant must carry only the binaries and their data")
+    return Finding("no shell", True, "no shell in the final file system")
+
+
+def _shadow_hashes(data: bytes) -> list[str]:
+    users = []
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 2 and parts[1] not in ("", "*", "!", "!!", "x") and not parts[1].startswith(("!", "*")):
+            users.append(parts[0])
+    return users
+
+
+def no_secrets(image: SavedImage) -> Finding:
+    problems: list[str] = []
+    for layer, entry, data in image.iter_files(_MAX_SCAN):
+        name = posixpath.basename(entry.path)
+        where = f"{entry.path} (layer {layer})"
+        if name in _SECRET_NAMES or name.startswith(".env."):
+            problems.append(f"{where}: {_SECRET_NAMES.get(name, 'a dotenv file')}")
+            continue
+        if not _is_text(data):
+            continue
+        if _PRIVATE_KEY.search(data):
+            problems.append(f"{where}: a private key")
+        elif entry.path == "/etc/shadow" and (users := _shadow_hashes(data)):
+            problems.append(f"{where}: password hashes for {', '.join(users)}")
+        else:
+            for m in _ASSIGNMENT.finditer(data):
+                if m.group(2).lower() not in _PLACEHOLDERS:
+                    problems.append(f"{where}: sets {m.group(1).decode(errors='replace')}")
+                    break
+    if problems:
+        return Finding("no secrets", False, "secrets found (a later layer deleting them does not help): "
+                                            + "; ".join(problems[:8]))
+    return Finding("no secrets", True, "no secret file or value in any layer")
+
+
+def healthcheck(image: SavedImage) -> Finding:
+    test = image.healthcheck
+    if not test or test[0] == "NONE":
+        return Finding("healthcheck", False,
+                       'no HEALTHCHECK; add HEALTHCHECK CMD ["/usr/local/bin/server", "-healthcheck"]')
+    return Finding("healthcheck", True, " ".join(test))
+
+
+def check(image: SavedImage, variant: str | None) -> list[Finding]:
+    """All rules for ``variant`` (an image of no known variant gets the strictest set)."""
+    findings = [non_root(image)]
+    if variant is None or variant in NO_SHELL_VARIANTS:
+        findings.append(no_shell(image))
+    findings += [no_secrets(image), healthcheck(image)]
+    return findings
+
+
+def as_dicts(findings: list[Finding]) -> list[dict[str, object]]:
+    return [asdict(f) for f in findings]

@@ -1,0 +1,53 @@
+"""Prebuilt mode: the binaries `invoke build` left in bin/, checked before they are packaged.
+
+The image must hold exactly what the manifest describes: a binary changed or
+rebuilt by hand after `invoke build` would ship under the manifest's version
+and checksum, so each one is hashed again. The version stamp of the image
+(tags and OCI labels) is the manifest's, so it matches what the binaries say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .. import manifest
+from ..config import parse_platform
+from ..stamp import Stamp
+from .bases import is_static
+from .errors import MissingBinaries
+from .settings import ImageSettings
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stamp(settings: ImageSettings) -> Stamp:
+    """The stamp of the binaries `invoke build` left for the image's platform; checks they are current."""
+    project = settings.project
+    goos, goarch = parse_platform(settings.platform)
+    binary = settings.service.binary
+    wanted = f"{binary}:{settings.platform}"
+    hint = f"run `invoke build --only {wanted}` first"
+    data = manifest.load(project.out_path())
+    if not data:
+        raise MissingBinaries(f"prebuilt mode packages what `invoke build` made, but "
+                              f"{project.build.out_dir}/manifest.json is missing; {hint}")
+    entry = data.get("targets", {}).get(wanted)
+    path = project.out_path() / f"{goos}_{goarch}" / binary
+    if entry is None or not path.is_file():
+        raise MissingBinaries(f"no {binary} binary for {settings.platform} in {project.build.out_dir}/; {hint}")
+    if entry.get("sha256") != _sha256(path):
+        raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
+                              f"(changed after the build); {hint}")
+    if not is_static(str(path)):
+        raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
+                              "library: build it in-docker (images.mode: in-docker links cgo binaries "
+                              "statically), or set cgo: false in the build profile and rebuild")
+    return Stamp(version=str(data.get("version", "dev")), commit=str(data.get("commit", "unknown")),
+                 date=str(data.get("date", "1970-01-01T00:00:00Z")))

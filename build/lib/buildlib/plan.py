@@ -1,0 +1,208 @@
+"""Decide, per target, whether it must be built, and why; the ``go`` flags and environment it gets.
+
+The decision needs no ``go`` when nothing changed: the key is recomputed from
+the inputs recorded last time (hashes remembered by inode/mtime/size), and the
+recorded directory listings tell whether that list of inputs can still be
+trusted. Only a target that looks stale has its inputs listed again (one
+``go list`` per platform, the ``ListPackages`` step), which may still show it
+up to date, e.g. after a file was touched but not changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Profile, Project, go_module_path
+from .errors import BuildlibError
+from .gotool import GoTool
+from .inputs import Inputs, list_packages, listing_change, target_inputs
+from .keys import FileHashes, env_for_key, explain, target_key
+from .stamp import Stamp
+from .targets import Target
+
+
+def _quote(value: str) -> str:
+    """Quote a -X value the way Go splits -ldflags: in ' or " quotes, which it cannot escape."""
+    if not re.search(r"[\s'\"]", value):
+        return value
+    if "'" in value and '"' in value:
+        raise BuildlibError(f"cannot stamp {value!r}: Go's -ldflags cannot quote a value with both ' and \"")
+    return f'"{value}"' if "'" in value else f"'{value}'"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything about *how* to build that is shared by all targets of one run."""
+
+    project: Project
+    profile: Profile
+    stamp: Stamp
+    go: GoTool
+    base_env: dict[str, str]
+
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
+    def stamp_flags(self) -> list[str]:
+        pkg = f"{go_module_path(self.root)}/{self.project.project.version_package.removeprefix('./')}"
+        return [f"-X {pkg}.{name}={_quote(value)}" for name, value in
+                (("Version", self.stamp.version), ("Commit", self.stamp.commit), ("Date", self.stamp.date))]
+
+    def profile_flags(self) -> list[str]:
+        """The profile's flags, without the version stamp (kept apart so --explain can tell them apart)."""
+        p = self.profile
+        flags = ["-trimpath"] if p.trimpath else []
+        if p.tags:
+            flags.append("-tags=" + ",".join(p.tags))
+        if p.gcflags:
+            flags.append("-gcflags=" + p.gcflags)
+        ld = (["-s", "-w"] if p.strip else []) + ([p.ldflags] if p.ldflags else [])
+        if ld:
+            flags.append("-ldflags=" + " ".join(ld))
+        return flags
+
+    def flags(self) -> list[str]:
+        """The ``go build`` flags that decide the output (not -p, -v or -o)."""
+        flags = [f for f in self.profile_flags() if not f.startswith("-ldflags=")]
+        p = self.profile
+        ld = (["-s", "-w"] if p.strip else []) + self.stamp_flags() + ([p.ldflags] if p.ldflags else [])
+        return [*flags, "-ldflags=" + " ".join(ld)]
+
+    def list_flags(self) -> list[str]:
+        """The flags that change which files a package has (build tags)."""
+        return [f for f in self.profile_flags() if f.startswith("-tags=")]
+
+    def env(self, platform: str) -> dict[str, str]:
+        goos, _, goarch = platform.partition("/")
+        env = {**self.base_env, **self.profile.go_env(), "GOOS": goos, "GOARCH": goarch}
+        for name, value in (("GOCACHE", self.project.cache.gocache), ("GOMODCACHE", self.project.cache.gomodcache)):
+            # The environment wins over build.yaml, as it does over Go's own default: a CI job
+            # or the benchmark points GOCACHE somewhere without editing the file.
+            if value and name not in self.base_env:
+                env[name] = str((self.root / os.path.expanduser(value)).resolve())
+        return env
+
+    def gomodcache(self) -> str:
+        return self.env(self.project.platforms[0]).get("GOMODCACHE") or self.go.env.get("GOMODCACHE", "")
+
+    def parts(self, target: Target, hashes: FileHashes) -> dict[str, Any]:
+        """The settings part of a target's key (its files are the other part)."""
+        return {
+            "go": self.go.version, "platform": target.platform, "main": target.main,
+            "flags": self.profile_flags(), "stamp": self.stamp.as_dict(),
+            "env": env_for_key(self.env(target.platform)),
+            "go.mod": hashes.get("go.mod"), "go.sum": hashes.get("go.sum"),
+        }
+
+
+@dataclass
+class Plan:
+    """One target's decision: its key, whether it must be built, and the reasons."""
+
+    target: Target
+    parts: dict[str, Any]
+    old: dict[str, Any] | None
+    inputs: Inputs | None = None
+    files: dict[str, str | None] = field(default_factory=dict)
+    ignored: dict[str, str | None] = field(default_factory=dict)
+    packages: list[str] = field(default_factory=list)
+    key: str | None = None
+    stale: bool = True
+    needs_list: bool = True
+    reasons: list[str] = field(default_factory=list)
+    output_sig: list[int] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.target.id
+
+
+def output_state(path: Path, old: dict[str, Any] | None) -> tuple[str | None, list[int] | None]:
+    """Whether the binary on disk is the one recorded: (problem or None, its inode/mtime/size)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "output missing", None
+    sig = [st.st_ino, st.st_mtime_ns, st.st_size]
+    if not old or "output" not in old:
+        return "no earlier build recorded", sig
+    if sig == old["output"].get("sig"):
+        return None, sig
+    from .keys import sha256_file
+
+    if sha256_file(path) != old["output"].get("sha256"):
+        return "output changed on disk since it was built", sig
+    return None, sig
+
+
+def plan_target(target: Target, recipe: Recipe, old: dict[str, Any] | None, hashes: FileHashes,
+                force: bool) -> Plan:
+    """Decide from what was recorded last time, without running ``go``."""
+    plan = Plan(target=target, parts=recipe.parts(target, hashes), old=old)
+    if not old or "inputs" not in old:
+        plan.reasons = ["no earlier build recorded"]
+        return plan
+    plan.inputs = Inputs.from_json(old["inputs"])
+    plan.packages = list(old.get("packages", []))
+    plan.files = hashes.many(plan.inputs.files)
+    plan.ignored = hashes.many(plan.inputs.ignored)
+    plan.key = target_key(plan.parts, plan.files)
+    moved = listing_change(recipe.root, plan.inputs)
+    if moved is None and plan.ignored != old.get("ignored", {}):
+        changed = sorted(f for f in plan.ignored if plan.ignored[f] != old.get("ignored", {}).get(f))
+        moved = f"{changed[0] if changed else 'a file left out by build constraints'} changed"
+    settings_only = {k for k in plan.parts if plan.parts[k] != old.get("parts", {}).get(k)} <= {"stamp"}
+    plan.needs_list = moved is not None or plan.files != old.get("files") or not settings_only
+    if plan.key != old.get("key") or moved:
+        plan.reasons = ([moved] if moved else []) + (explain(old, plan.parts, plan.files)
+                                                     if plan.key != old.get("key") else [])
+        return plan
+    problem, plan.output_sig = output_state(recipe.root / target.out_rel(recipe.project.build.out_dir), old)
+    plan.stale = force or problem is not None
+    plan.reasons = ["--force"] if force else ([problem] if problem else ["up to date"])
+    return plan
+
+
+def refresh(plan: Plan, recipe: Recipe, pkgs: list[dict[str, Any]], hashes: FileHashes, force: bool) -> None:
+    """Recompute a plan from a fresh ``go list``: the inputs may have changed, or not at all."""
+    inputs = target_inputs(pkgs, recipe.root / plan.target.main, recipe.root, recipe.gomodcache())
+    plan.inputs = inputs
+    plan.files = hashes.many(inputs.files)
+    plan.ignored = hashes.many(inputs.ignored)
+    plan.key = target_key(plan.parts, plan.files)
+    by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
+    main = by_dir.get(os.path.realpath(recipe.root / plan.target.main), {})
+    plan.packages = sorted({main.get("ImportPath", ""), *main.get("Deps", [])} - {""})
+    plan.needs_list = False
+    if plan.old and plan.key == plan.old.get("key") and not force:
+        problem, plan.output_sig = output_state(recipe.root / plan.target.out_rel(recipe.project.build.out_dir),
+                                                plan.old)
+        plan.stale = problem is not None
+        plan.reasons = [problem] if problem else ["up to date (listed again: same inputs)"]
+    elif plan.old and plan.old.get("key") != plan.key:
+        plan.reasons = explain(plan.old, plan.parts, plan.files)
+
+
+class ListPackages:
+    """``go list -deps`` for one platform, then each of its plans is decided again."""
+
+    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...]) -> None:
+        self.platform = platform
+        self.plans = plans
+        self.name = f"list {platform}"
+        self.label = f"list packages {platform}"
+        self.deps = deps
+        self.silent = True
+        self.weight = 1
+
+    def run(self, ctx: Any) -> None:
+        recipe: Recipe = ctx.recipe
+        mains = sorted({p.target.main for p in self.plans})
+        pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags())
+        for plan in self.plans:
+            refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)

@@ -1,0 +1,151 @@
+"""What a build shows while it runs: live lines on a terminal, plain lines in CI.
+
+On a terminal there is one line per running step with its elapsed time,
+redrawn in place a few times a second; messages (a lock wait, a compile error)
+are printed above them. Anywhere else (CI, a pipe, TERM=dumb) each start and
+end is one plain line with a timestamp, so logs stay readable. A few ANSI
+sequences are all the live lines need, which keeps the build free of a
+terminal UI dependency and its import time on the no-op path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+_REFRESH_S = 0.1
+_CLEAR_LINE = "\x1b[2K"
+
+
+def _label(step: Any) -> str:
+    return getattr(step, "label", None) or step.name
+
+
+def is_live(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
+    """Live lines only on a real terminal outside CI."""
+    environ = os.environ if environ is None else environ
+    return (hasattr(stream, "isatty") and stream.isatty() and environ.get("TERM", "") != "dumb"
+            and not environ.get("CI"))
+
+
+class Display:
+    """Receives step starts/ends and messages; prints them for a terminal or a log."""
+
+    def __init__(self, stream: TextIO | None = None, live: bool | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.live = is_live(self.stream) if live is None else live
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+        self._running: dict[str, tuple[str, float]] = {}
+        self._drawn = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # -- events -------------------------------------------------------------
+    def started(self, step: Any) -> None:
+        with self._lock:
+            self._running[step.name] = (_label(step), time.monotonic())
+            if not self.live and not self.quiet and not getattr(step, "silent", False):
+                self._print(f"[{self._clock()}] start  {_label(step)}")
+            elif self.live:
+                self._ensure_ticker()
+
+    def finished(self, step: Any, outcome: Any) -> None:
+        with self._lock:
+            self._running.pop(step.name, None)
+            if getattr(step, "silent", False) and outcome.status == "ok":
+                return
+            word = {"ok": "done  ", "failed": "FAILED"}.get(outcome.status, outcome.status)
+            note = getattr(outcome.value, "note", "") if outcome.status == "ok" else ""
+            if self.quiet and outcome.status == "ok":
+                return
+            self._print(f"[{self._clock()}] {word} {_label(step)} ({outcome.duration:.1f}s){note}")
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self._print(text)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            self._erase()
+
+    # -- drawing ------------------------------------------------------------
+    def _clock(self) -> str:
+        return f"{time.monotonic() - self.t0:6.1f}s"
+
+    def _print(self, text: str) -> None:
+        if self.live:
+            self._erase()
+        self.stream.write(text.rstrip("\n") + "\n")
+        if self.live:
+            self._draw()
+        self.stream.flush()
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}A" + (_CLEAR_LINE + "\n") * self._drawn + f"\x1b[{self._drawn}A")
+            self._drawn = 0
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        width = _columns()
+        lines = [f"  {'⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[int(now * 10) % 10]} {label}  {now - since:5.1f}s"
+                 for label, since in self._running.values()]
+        for line in lines:
+            self.stream.write(_CLEAR_LINE + line[:width - 1] + "\n")
+        self._drawn = len(lines)
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(_REFRESH_S):
+            with self._lock:
+                self._erase()
+                self._draw()
+                self.stream.flush()
+
+
+def _columns() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 100
+
+
+def columns(rows: Sequence[Sequence[object]], right: set[int] | None = None) -> list[str]:
+    """Rows as lines of aligned columns, two spaces apart, without trailing blanks."""
+    right = right or set()
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))] if cells else []
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in cells]
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """A plain text table (copy-pasteable into a README or a CI log)."""
+    head, *body = columns([headers, *rows], right)
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([head, rule, *body])
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)

@@ -1,0 +1,118 @@
+"""The build task: compile the Go binaries of build.yaml for every platform, in parallel."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from invoke import Collection, Context, Exit
+
+from ..builder import BuildResult, Options
+from ..builder import build as run_build
+from ..gobuild import CompileError
+from ..progress import Display, human_size, table
+from ..report import history
+from .common import project, task
+
+
+def _delta(size: int | None, before: int | None) -> str:
+    if size is None or before is None or size == before:
+        return ""
+    sign = "+" if size > before else "-"
+    return f" ({sign}{human_size(abs(size - before))})"
+
+
+def report(result: BuildResult, explain: bool) -> str:
+    """The end-of-build table (target, built or skipped, time, size) and the total."""
+    lines = []
+    if explain:
+        lines.append("why:")
+        for r in result.targets:
+            verb = {"built": "rebuilt", "skipped": "skipped"}.get(r.status, r.status)
+            lines.append(f"  {r.target.id:<28} {verb}: {'; '.join(r.reasons)}")
+        lines.append("")
+    rows = [[r.target.id, r.status, f"{r.duration:.1f}s" if r.status == "built" else "-",
+             human_size(r.size) + _delta(r.size, r.previous_size)] for r in result.targets]
+    lines.append(table(["target", "result", "time", "size"], rows, right={2}))
+    built = sum(r.status == "built" for r in result.targets)
+    skipped = sum(r.status == "skipped" for r in result.targets)
+    failed = len(result.targets) - built - skipped
+    total = f"total: {built} built, {skipped} up to date"
+    if failed:
+        total += f", {failed} failed"
+    total += f" in {result.wall:.2f}s"
+    if result.parallelism:
+        total += f" ({result.parallelism.why})"
+    lines.append(total)
+    return "\n".join(lines)
+
+
+def errors(result: BuildResult) -> str:
+    """The failures, with one compile error shown once for all the platforms it broke."""
+    compile_errors: dict[tuple[str, str], list[str]] = {}
+    lines = []
+    for err in result.errors:
+        cause = err.cause
+        if isinstance(cause, CompileError):
+            compile_errors.setdefault((cause.binaries, cause.diagnostics), []).append(cause.platform)
+        else:
+            lines.append(f"error: {err}")
+    for (binaries, diagnostics), platforms in compile_errors.items():
+        lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}; "
+                     f"the previous binaries are untouched:\n{diagnostics}")
+    return "\n".join(lines)
+
+
+@task(
+    help={
+        "only": "build a subset: comma-separated BINARY, BINARY:GOOS/GOARCH or GOOS/GOARCH (e.g. server:linux/arm64)",
+        "jobs": 'steps at once: a positive number or "auto" (CPU quota and free memory); default from build.yaml',
+        "profile": "a profile of build.yaml (release, dev); default build.profile",
+        "version": 'version stamped into the binaries instead of build.yaml\'s ("auto": git describe)',
+        "force": "rebuild even the targets that are up to date",
+        "explain": "print per target why it was rebuilt (which input changed) or skipped",
+    },
+)
+def build(c: Context, only: str = "", jobs: str = "", profile: str = "", version: str = "", force: bool = False,
+          explain: bool = False) -> None:
+    """Build the Go binaries into bin/<goos>_<goarch>/ and write bin/manifest.json."""
+    opts = Options(only=only or None, jobs=jobs or None, profile=profile or None, version=version or None,
+                   force=force, explain=explain)
+    p = project(c)
+    result = run_build(p, opts, Display())
+    print(report(result, explain))
+    manifest_file = p.out_path() / "manifest.json"
+    # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
+    if any(t.status == "built" for t in result.targets) and manifest_file.exists():
+        history.record("build", json.loads(manifest_file.read_text()), p.root)
+    if not result.ok:
+        print(errors(result), file=sys.stderr)
+        raise Exit(code=1)
+
+
+@task(help={
+    "cases": "which cases to run, comma-separated letters: a (serial loop), b (go build per platform), "
+             "c (--jobs 1), d (--jobs 8), e (--jobs auto); default all",
+    "warm_only": "skip the cold runs (each cold run compiles the standard library for every platform)",
+    "out": "where to write the JSON figures (default .build/bench.json)",
+})
+def bench(c: Context, cases: str = "a,b,c,d,e", warm_only: bool = False, out: str = "") -> None:
+    """Measure serial and parallel builds of the matrix, cold and warm, and the no-op build."""
+    from .. import bench as benchmark
+
+    p = project(c)
+    chosen = [x.strip() for x in cases.split(",") if x.strip()]
+    unknown = [x for x in chosen if x not in benchmark.Bench.CASES]
+    if unknown or not chosen:
+        raise Exit(f"error: unknown bench case(s) {', '.join(unknown) or '(none)'}; "
+                   f"valid: {', '.join(benchmark.Bench.CASES)}", code=2)
+    path = Path(out) if out else p.root / ".build" / "bench.json"
+    report = benchmark.run(p, chosen, cold=not warm_only, out=path,
+                           echo=lambda line: print(line, file=sys.stderr, flush=True))
+    print(benchmark.render(report))
+    history.record("bench", json.loads(path.read_text()), p.root)
+    print(f"\nmachine: {report.machine['capacity']}; {report.machine['go']}; figures in {path}")
+
+
+ns = Collection(build, bench)

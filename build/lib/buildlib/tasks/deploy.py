@@ -1,0 +1,123 @@
+"""Deploy to systemd hosts behind nginx: `invoke deploy`, deploy.render/check/status/rollback."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from invoke import Collection, Context
+
+from ..deploy import settings
+from ..errors import BuildlibError, SelectionError
+from .common import project, task
+
+_HOSTS = "hosts or groups from build.yaml deploy, comma-separated (default: every host)"
+_ENV = "environment row of deploy.environments (default: deploy.environment)"
+_PROFILE = "strict (socket-activated) or hardened (default: deploy.profile)"
+
+
+@task(
+    default=True,
+    help={
+        "hosts": _HOSTS,
+        "version": "version to ship; must be what bin/manifest.json holds (default: the manifest's version)",
+        "batch": "hosts updated at a time (default: deploy.batch)",
+        "env": _ENV,
+        "profile": _PROFILE,
+        "dry_run": "print every command per host without connecting or running anything",
+    },
+)
+def rollout(c: Context, hosts: str | None = None, version: str | None = None, batch: str | None = None,
+            env: str | None = None, profile: str | None = None, dry_run: bool = False) -> None:
+    """Roll the built release out over SSH in batches, with health gates and rollback."""
+    from ..deploy import fleet, release, render, secrets
+    from ..deploy.rollout import Rollout, finish
+
+    p = project(c)
+    cfg = settings.load(p)
+    chosen = fleet.select_hosts(cfg, hosts)
+    platforms: dict[str, list[str]] = {}
+    for h in chosen:
+        platforms.setdefault(h.platform, []).append(h.name)
+    rel = release.load_release(p, cfg.binary, platforms, version)
+    rendering = render.render(cfg, p.root, profile, env)
+    with_secrets = render.render(cfg, p.root, profile, env, secrets.load(p, cfg))
+    env_file = with_secrets.files[render.env_name(cfg)].content.encode()
+    job = Rollout(p, cfg, rel, rendering, env_file, dry=dry_run)
+    finish(job, job.run(chosen, _batch(batch) or cfg.batch))
+
+
+@task(help={"out": "directory to write <profile>/ renderings into", "env": _ENV})
+def render(c: Context, out: str, env: str | None = None) -> None:
+    """Render the systemd units, nginx site and environment file of every profile."""
+    from ..deploy import render as rendering
+
+    p = project(c)
+    cfg = settings.load(p)
+    written = rendering.render_all(cfg, p.root, Path(out), env)
+    for profile, paths in written.items():
+        marker = " (deploy.profile)" if profile == cfg.profile else ""
+        print(f"{profile}{marker}:")
+        for path in paths:
+            print(f"  {path}  {oct(path.stat().st_mode & 0o777)}")
+    print("secrets are left out of the environment file; the rollout adds them on the hosts")
+
+
+@task(help={"dir": "check this deploy.render output instead of a fresh rendering", "env": _ENV})
+def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  # noqa: A002 - flag name
+    """Check the rendered units and site: systemd-analyze verify/security and nginx -t."""
+    from ..deploy import check as checks
+    from ..deploy import render as rendering
+
+    p = project(c)
+    cfg = settings.load(p)
+    with tempfile.TemporaryDirectory(prefix="deploy-render-") as tmp:
+        folder = Path(dir) if dir else Path(tmp)
+        if not dir:
+            rendering.render_all(cfg, p.root, folder, env)
+        findings = checks.check(cfg, folder)
+    for f in findings:
+        print(f.line())
+    checks.raise_failures(findings)
+
+
+@task(help={"hosts": _HOSTS})
+def status(c: Context, hosts: str | None = None) -> None:
+    """Show the current release, the version served and the unit state of every host."""
+    from ..deploy import fleet
+    from ..deploy import status as report
+
+    p = project(c)
+    cfg = settings.load(p)
+    statuses = report.collect(p, cfg, fleet.select_hosts(cfg, hosts))
+    print(report.table(statuses))
+    for line in report.advice(cfg, statuses):
+        print(line)
+    down = [s for s in statuses if s.state is None]
+    if down:
+        raise BuildlibError(f"{len(down)} host(s) unreachable; first: {down[0].error}")
+
+
+@task(help={"hosts": _HOSTS, "batch": "hosts rolled back at a time (default: deploy.batch)",
+            "profile": _PROFILE, "dry_run": "print the commands without connecting or running anything"})
+def rollback(c: Context, hosts: str | None = None, batch: str | None = None, profile: str | None = None,
+             dry_run: bool = False) -> None:
+    """Go back one release on the hosts (the release before the current one)."""
+    from ..deploy import fleet
+    from ..deploy import rollback as back
+
+    p = project(c)
+    cfg = settings.load(p)
+    back.run(p, cfg, fleet.select_hosts(cfg, hosts), _batch(batch) or cfg.batch, profile or cfg.profile, dry_run)
+
+
+def _batch(value: str | int | None) -> int | None:
+    """--batch as a number (invoke passes flag values as strings)."""
+    if value is None:
+        return None
+    if not str(value).isdigit() or int(value) < 1:
+        raise SelectionError(f'--batch "{value}" is not a whole number of hosts >= 1')
+    return int(value)
+
+
+ns = Collection("deploy", rollout, render, check, status, rollback)

@@ -1,0 +1,45 @@
+"""Tasks about environment profiles (dev, test, prod)."""
+
+from __future__ import annotations
+
+from invoke import Collection, Context
+
+from .. import environments
+from ..config import Project
+from ..errors import SelectionError
+from ..progress import columns
+from .common import project, task
+
+FORMATS = ("env", "json")
+
+
+@task(
+    help={
+        "profile": "environment to print (dev, test, prod...); without it, a table of all of them",
+        "format": "env (KEY=value lines, for an env file) or json",
+    }
+)
+def env(c: Context, profile: str | None = None, format: str = "env") -> None:  # noqa: A002 - the flag is --format
+    """Print the values of an environment profile from build.yaml."""
+    p = project(c)
+    if format not in FORMATS:
+        raise SelectionError(f'unknown format "{format}"; allowed: {", ".join(FORMATS)}')
+    if profile is None:
+        environments.check(p)
+        _table(p)
+        return
+    e = environments.get(p, profile)
+    print(e.as_json() if format == "json" else e.env_file(), end="\n" if format == "json" else "")
+
+
+def _table(p: Project) -> None:
+    envs = [environments.get(p, name) for name in environments.names(p)]
+    keys: list[str] = []
+    for e in envs:
+        keys += [k for k in e.values if k not in keys]
+    rows = [["", *[e.name for e in envs]], ["build profile", *[e.profile.name for e in envs]]]
+    rows += [[k, *[e.values.get(k, "-") for e in envs]] for k in keys]
+    print("\n".join(columns(rows)))
+
+
+ns = Collection(env)

@@ -1,0 +1,190 @@
+"""Container images: build the variants, check sizes and policy, smoke-test, manage caches and bases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from invoke import Collection, Context
+
+from ..errors import SelectionError
+from ..images import bases as bases_mod
+from ..images import bench as bench_mod
+from ..images import build as build_mod
+from ..images import cache as cache_mod
+from ..images import check as check_mod
+from ..images import settings as settings_mod
+from ..images import smoke as smoke_mod
+from ..images.errors import BudgetExceeded, PolicyViolation
+from ..images.sizes import mb
+from ..progress import table
+from ..report import history
+from .common import project, task
+
+_VARIANT_HELP = "a variant (alpine, distroless, scratch); repeat or comma-separate; default images.variants"
+
+
+def _settings(c: Context) -> settings_mod.ImageSettings:
+    return settings_mod.load(project(c))
+
+
+@task(
+    iterable=["variant", "label"],
+    help={
+        "variant": _VARIANT_HELP,
+        "mode": "in-docker (compile in a builder stage) or prebuilt (package `invoke build` output); "
+                "default images.mode",
+        "local_bases": "use the local/... base images `invoke image.bases` makes (no registry needed)",
+        "offline": "seed the module cache from the host and build with no network",
+        "jobs": "variants built at once (1: one after another); default from images.parallel",
+        "no_cache": "ignore the builder cache, cache mounts included (a clean build)",
+        "repository": "image repository to tag (default images.repository or the project name)",
+        "label": "an extra KEY=VALUE image label; repeatable",
+        "version": "version for tags and labels instead of build.yaml's (in-docker mode)",
+    },
+)
+def build(c: Context, variant: list[str] | None = None, mode: str = "", local_bases: bool = False,
+          offline: bool = False, jobs: int = 0, no_cache: bool = False, repository: str = "",
+          label: list[str] | None = None, version: str = "") -> None:
+    """Build the image variants with BuildKit (tags REPO:VARIANT and REPO:VERSION-VARIANT)."""
+    s = _settings(c)
+    if mode and mode not in settings_mod.MODES:
+        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
+    opts = build_mod.Options(
+        variants=s.select(variant), mode=mode or None, local_bases=local_bases,
+        seed_modules=True if offline else None, jobs=jobs or None, no_cache=no_cache,
+        repository=repository or None, labels=tuple(label or ()), version=version or None,
+    )
+    built = build_mod.build(s, opts)
+    rows = [[b.variant, b.image_id[7:19], ", ".join(b.tags), f"{b.seconds:.1f}s"] for b in built]
+    print(table(["variant", "image id", "tags", "time"], rows, right={3}))
+
+
+@task(help={"force": "import the images again even when their content label says they are current"})
+def bases(c: Context, force: bool = False) -> None:
+    """Make local base images (Go builder, distroless-static, alpine stand-in) from host packages."""
+    results = bases_mod.ensure(force=force, log=print)
+    print(table(["role", "image", "result", "content", "time"],
+                [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
+
+
+_SHARED = "accepted and ignored, so `nox -s image size_check -- ARGS` can pass one set of arguments to both"
+
+
+@task(
+    iterable=["variant", "label"],
+    help={
+        "variant": _VARIANT_HELP,
+        "json": "print the report as JSON (for CI) instead of tables",
+        "report": "also write the JSON report to this file (it always goes to .build/size_check.json)",
+        "image": "check this image instead (policy only, strictest rules): e.g. a third-party base",
+        "repository": "image repository the variants are tagged in (default images.repository)",
+        **{flag: _SHARED for flag in ("mode", "local_bases", "offline", "jobs", "no_cache", "label", "version")},
+    },
+)
+def check(c: Context, variant: list[str] | None = None, json: bool = False, report: str = "", image: str = "",
+          repository: str = "", mode: str = "", local_bases: bool = False, offline: bool = False, jobs: int = 0,
+          no_cache: bool = False, label: list[str] | None = None, version: str = "") -> None:
+    """Check sizes against budgets and the policy (non-root, no shell, no secrets, healthcheck)."""
+    s = _settings(c)
+    if image:
+        results = [check_mod.check_image(image)]
+    else:
+        repo = repository or s.repository
+        results = [check_mod.check_variant(s, v, f"{repo}:{v}") for v in s.select(variant)]
+    problems = [p for r in results for p in r.problems]
+    doc = {"ok": not problems, "problems": problems, "images": [r.as_dict() for r in results]}
+    if report:
+        Path(report).write_text(_json_text(doc))
+    if not image:
+        # The variants' check is the project's result: kept for `invoke report` and its history.
+        latest = s.project.root / ".build" / "size_check.json"
+        latest.parent.mkdir(parents=True, exist_ok=True)
+        latest.write_text(_json_text(doc))
+        history.record("size_check", doc, s.project.root)
+    if json:
+        print(_json_text(doc))
+    else:
+        print(check_mod.summary(results))
+        for r in results:
+            print()
+            print(check_mod.details(r))
+    if problems:
+        size_breach = any(r.size and r.size.breaches for r in results)
+        cls = BudgetExceeded if size_breach else PolicyViolation
+        raise cls("image check failed:\n  " + "\n  ".join(problems))
+
+
+def _json_text(doc: object) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+@task(
+    iterable=["variant"],
+    help={
+        "variant": _VARIANT_HELP,
+        "repository": "image repository the variants are tagged in (default images.repository)",
+        "shutdown_timeout": "seconds SIGTERM may take to stop the service (sets SHUTDOWN_TIMEOUT)",
+    },
+)
+def smoke(c: Context, variant: list[str] | None = None, repository: str = "", shutdown_timeout: int = 10) -> None:
+    """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
+    s = _settings(c)
+    repo = repository or s.repository
+    rows = []
+    for v in s.select(variant):
+        r = smoke_mod.run(f"{repo}:{v}", container_port=s.port, health=s.service.health,
+                          shutdown_timeout=shutdown_timeout)
+        rows.append([v, r.image, f"127.0.0.1:{r.port}", f"{r.ready_s:.2f}s", f"{r.healthy_s:.2f}s",
+                     f"{r.stop_s:.2f}s", str(r.exit_code)])
+    ready = f"{s.service.health} 200" if s.service.health else "port open"
+    print(table(["variant", "image", "published", ready, "healthy", "SIGTERM stop", "exit"], rows,
+                right={3, 4, 5}))
+
+
+@task(help={
+    "prune": "empty this project's cache mounts (other projects' and the layer cache stay)",
+    "local_bases": "probe with the local builder image (no registry needed)",
+})
+def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
+    """Show what this project's BuildKit cache mounts hold; --prune clears them."""
+    s = _settings(c)
+    builder = build_mod.builder_image(s, local_bases)
+    mounts = cache_mod.prune(builder, s.name) if prune else cache_mod.report(builder, s.name)
+    rows = [[m.what, m.id, mb(m.kib * 1024), str(m.entries) + (" modules" if "module" in m.what else " files")]
+            + ([mb((m.kib_after or 0) * 1024)] if prune else []) for m in mounts]
+    print(table(["cache mount", "id", "size", "holds"] + (["after prune"] if prune else []), rows, right={2}))
+    summary = cache_mod.engine_summary()
+    if summary:
+        print(f"engine builder cache, all projects: {mb(summary.total)} in {summary.records} records, "
+              f"{mb(summary.cache_mount_bytes)} of it in {summary.cache_mounts} cache mounts ("
+              "as the engine last measured it; `docker builder prune` clears it all)")
+
+
+@task(
+    iterable=["only"],
+    help={
+        "only": f"parts to run: {', '.join(bench_mod.PARTS)} (repeat or comma-separate; default all)",
+        "local_bases": "build on the local/... base images",
+        "touch": "the .go file the rebuild figures edit (in a copy of the repository)",
+        "json": "write the figures as JSON to this file (default .build/images/bench.json)",
+    },
+)
+def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
+          touch: str = "internal/server/router.go", json: str = "") -> None:
+    """Measure sizes, rebuild with/without cache mounts, parallel builds and reproducibility."""
+    s = _settings(c)
+    parts = tuple(p.strip() for item in (only or []) for p in item.split(",") if p.strip()) or bench_mod.PARTS
+    unknown = [p for p in parts if p not in bench_mod.PARTS]
+    if unknown:
+        raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(bench_mod.PARTS)}')
+    result = bench_mod.bench(s, parts, local_bases, touch)
+    out = Path(json) if json else s.root / ".build/images/bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_json_text(result))
+    print(bench_mod.markdown(result))
+    print(f"figures written to {out}")
+
+
+ns = Collection("image", build, bases, check, smoke, cache, bench)
+ns.default = "build"

@@ -1,0 +1,2 @@
+"""Start a new service from this repository (``invoke init``) or bring the kit into an existing one
+(``invoke init --adopt``)."""

@@ -1,0 +1,118 @@
+"""The `service:` section of build.yaml: the application as it runs, written once.
+
+Which binary is the service, the port it listens on, the path that answers 200
+when it is healthy (or none), its working directory, the files it reads there
+and the directories it writes, and whether it needs the time zone database.
+The images (and the smoke test) read these facts from here instead of assuming
+the template's own layout; `invoke init --adopt` writes them from what it finds
+in the code.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from . import config
+from .schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, Nullable, Record, Str
+
+# The image path of every binary the images run; the health probe sits beside it.
+BIN_DIR = "usr/local/bin"
+PROBE = "kit-probe"
+
+
+def _relative_path(value: str) -> str | None:
+    """A path inside the working directory: relative, normalised, never climbing out."""
+    if value.startswith("/"):
+        return "must be relative to the working directory (no leading /)"
+    norm = posixpath.normpath(value)
+    if norm in (".", "") or norm.startswith(".."):
+        return "must name a file or directory inside the working directory (not . or ..)"
+    if norm != value.rstrip("/"):
+        return f'write it as "{norm}"'
+    return None
+
+
+def _health_path(value: str) -> str | None:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        return 'must be a URL path starting with "/", without spaces, e.g. /healthz'
+    return None
+
+
+def _workdir(value: str) -> str | None:
+    if not value.startswith("/") or posixpath.normpath(value) != value or value == "/":
+        return "must be an absolute, normalised directory other than /, e.g. /app"
+    return None
+
+
+_REL = Str(check=_relative_path, what="a relative path")
+
+SECTION = Field(
+    Record(
+        cls=dict,
+        fields={
+            "binary": Field(Nullable(Str()), default=None),
+            "port": Field(Int(min=1, max=65535, what="a TCP port (1-65535)"), default=8080),
+            "health": Field(Nullable(Str(check=_health_path)), default="/healthz"),
+            "args": Field(ListOf(Str()), factory=list),
+            "workdir": Field(Str(check=_workdir), default="/app"),
+            "files": Field(ListOf(_REL), factory=list),
+            "writable": Field(ListOf(_REL), factory=list),
+            "tzdata": Field(Bool(), default=False),
+        },
+    ),
+    default=SECTION_DEFAULTS,
+)
+
+config.register_section("service", SECTION)
+
+
+@dataclass(frozen=True)
+class Service:
+    """build.yaml's `service:` with defaults applied and its binary checked."""
+
+    binary: str
+    port: int
+    health: str | None  # None: the app serves no health route; the probe checks the port accepts connections
+    args: tuple[str, ...]
+    workdir: str
+    files: tuple[str, ...]
+    writable: tuple[str, ...]
+    tzdata: bool
+
+    @property
+    def probe_target(self) -> str:
+        """What the image's health check asks, in words."""
+        where = f"127.0.0.1:{self.port}"
+        return f"GET http://{where}{self.health} answers 200" if self.health else f"{where} accepts connections"
+
+
+def load(project: config.Project) -> Service:
+    """The typed `service:` section of ``project``; binary defaults to the only binary, or "server"."""
+    raw = project.extra.get("service")
+    if raw is None:
+        raise project.error("service", "the service section was not loaded; import buildlib.sections first")
+    binary = raw["binary"]
+    if binary is None:
+        names = list(project.binaries)
+        if len(names) == 1:
+            binary = names[0]
+        elif "server" in project.binaries:
+            binary = "server"
+        else:
+            raise project.error("service.binary", f"name the binary that is the service; binaries: {', '.join(names)}")
+    if binary not in project.binaries:
+        raise project.error("service.binary",
+                            f'"{binary}" is not in binaries; known: {", ".join(sorted(project.binaries))}')
+    clash = set(raw["files"]) & set(raw["writable"])
+    if clash:
+        raise project.error("service.writable", f'"{sorted(clash)[0]}" is listed in service.files too; a path is '
+                                                "either shipped read-only or a writable directory")
+    for i, rel in enumerate(raw["files"]):
+        if not (project.root / rel).exists():
+            raise project.error(f"service.files[{i}]", f'"{rel}" does not exist under {project.root}; list files '
+                                                       "of the repository the app reads at run time")
+    return Service(
+        binary=binary, port=raw["port"], health=raw["health"], args=tuple(raw["args"]), workdir=raw["workdir"],
+        files=tuple(raw["files"]), writable=tuple(raw["writable"]), tzdata=raw["tzdata"],
+    )
