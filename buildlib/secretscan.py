@@ -85,8 +85,8 @@ def scanner() -> Iterator[Scanner]:
     except ImportError as exc:
         from .errors import ToolError
 
-        raise ToolError("the secret scan needs detect-secrets: run python3 -m pip install -e . "
-                        "(it is a dependency in pyproject.toml)") from exc
+        raise ToolError("the secret scan needs detect-secrets, which is not installed: "
+                        "python3 -m pip install 'detect-secrets>=1.5' (the kit's pyproject.toml lists it)") from exc
     names = sorted(c.__name__ for c in get_mapping_from_secret_type_to_class().values()
                    if c.__name__ not in _NOT_SECRETS)
     with transient_settings({"plugins_used": [{"name": n} for n in names]}) as settings:
