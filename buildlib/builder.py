@@ -235,7 +235,7 @@ def build(project: Project, opts: Options, display: Display | None = None,
     par = None
     outcomes: dict[str, scheduler.Outcome] = {}
     if stale:
-        steps.extend(preflight.steps())
+        steps.extend(preflight.steps(stale))
         for platform in to_list:
             steps.append(ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
                                       deps=("modules",)))
@@ -245,7 +245,7 @@ def build(project: Project, opts: Options, display: Display | None = None,
         compile_names = []
         for group in groups:
             platform = group[0].target.platform
-            deps = ("tidy", "verify") + ((f"list {platform}",) if platform in to_list else ())
+            deps = ("tidy", "verify", "secrets") + ((f"list {platform}",) if platform in to_list else ())
             step = Compile(platform, group, deps)
             compile_names.append(step.name)
             steps.append(step)

@@ -85,6 +85,7 @@ class BuildSettings:
     out_dir: str
     jobs: int | str
     profile: str
+    secrets_allow: list[str] = field(default_factory=list)  # embedded files the secret scan lets through
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,17 @@ class Project:
 
     def out_path(self) -> Path:
         return self.root / self.build.out_dir
+
+
+def _allow_glob(value: str) -> str | None:
+    """A build.secrets_allow entry: a glob of embedded files, from the repository root."""
+    if not value.strip():
+        return "is empty; name the fixture's file or directory, e.g. web/static/fixtures/*"
+    if value.startswith("/") or ".." in value.split("/"):
+        return "must be a path from the repository root (no leading '/', no '..'), e.g. web/static/fixtures/*"
+    if not value.strip("*?[]/ "):
+        return "would allow every embedded file; name the fixture's file or directory, e.g. web/static/fixtures/*"
+    return None
 
 
 _PLATFORM = Str(choices=KNOWN_PLATFORMS, what="a platform GOOS/GOARCH")
@@ -200,6 +212,7 @@ SCHEMA = Record(
                         default="auto",
                     ),
                     "profile": Field(Str(), default="release"),
+                    "secrets_allow": Field(ListOf(Str(check=_allow_glob)), factory=list),
                 },
             ),
             default=SECTION_DEFAULTS,

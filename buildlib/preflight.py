@@ -1,4 +1,5 @@
-"""Checks before any compile: modules downloaded once, go.mod/go.sum tidy, module cache verified.
+"""Checks before any compile: modules downloaded once, go.mod/go.sum tidy, module cache verified,
+and no embedded file holds a secret.
 
 Each failure says what is wrong and which command fixes it. A check whose
 inputs have not changed since it last passed (recorded in the build state)
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import BuildlibError, ToolError
-from .inputs import module_go_files
+from .inputs import list_packages, module_go_files, target_inputs
 from .keys import digest
 
 
@@ -139,5 +142,130 @@ class VerifyModules(Check):
                 "Run `go clean -modcache` and build again to download clean copies.")
 
 
-def steps() -> list[Check]:
-    return [DownloadModules(), TidyCheck(), VerifyModules()]
+class SecretsFound(BuildlibError):
+    """An embedded file matches a secret rule: it would ship inside the binary and be served by it."""
+
+    exit_code = 2
+
+
+@dataclass
+class Embedded:
+    """One file that a ``//go:embed`` directive puts into the binaries."""
+
+    path: str                                             # absolute
+    name: str                                             # as the user knows it (and as allow globs match it)
+    packages: set[str] = field(default_factory=set)       # import paths that embed it
+    binaries: set[str] = field(default_factory=set)
+
+
+def _display(path: str, root: Path, modcache: str) -> str:
+    """A path from the repository root, or module@version/... for a file of the module cache."""
+    real = os.path.realpath(path)
+    for base in (os.path.realpath(root), os.path.realpath(modcache) if modcache else ""):
+        if base and real.startswith(base + os.sep):
+            return os.path.relpath(real, base).replace(os.sep, "/")
+    return real
+
+
+class SecretScan:
+    """Every file embedded into a target to build matches no secret rule (detect-secrets), unless allowed.
+
+    ``go list -deps`` of each main names the EmbedFiles of every package the
+    binary links, the module's and its dependencies' (the standard library is
+    part of the Go version). The pass is recorded under a key of the targets'
+    input files and settings (not the version stamp), so a rebuild for a new
+    version or a missing output does not scan again; nothing is imported from
+    detect-secrets unless a file must be scanned.
+    """
+
+    name = "secrets"
+    label = "scan embedded files for secrets"
+    deps = ("modules",)
+    weight = 2
+
+    def __init__(self, plans: list[Any]) -> None:
+        self.plans = sorted(plans, key=lambda p: p.id)
+        # Taken now: the list steps running beside this one update the plans as they go.
+        self.recorded = None if any(p.inputs is None or p.needs_list for p in self.plans) else {
+            p.id: (dict(p.files), dict(p.ignored)) for p in self.plans}
+
+    def _key(self, ctx: Any, files: dict[str, tuple[dict[str, str | None], dict[str, str | None]]]) -> str:
+        from .secretscan import rules_version
+
+        return digest([rules_version(), list(ctx.recipe.project.build.secrets_allow), [
+            [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, sorted(files[p.id][0].items()),
+             sorted(files[p.id][1].items())] for p in self.plans]])
+
+    def run(self, ctx: Any) -> StepNote:
+        # The recorded inputs are the right list only while no plan asks for a new `go list`.
+        if not ctx.force and self.recorded is not None and ctx.checks_before.get(self.name) == self._key(
+                ctx, self.recorded):
+            return StepNote(" - passed before, inputs unchanged")
+        embedded, files = self._embedded(ctx)
+        note = self._scan(ctx, embedded)
+        ctx.checks_passed[self.name] = self._key(ctx, files)
+        return StepNote(note)
+
+    def _embedded(self, ctx: Any) -> tuple[list[Embedded], dict[str, Any]]:
+        recipe = ctx.recipe
+        root, modcache = recipe.root, recipe.gomodcache()
+        by_platform: dict[str, list[Any]] = defaultdict(list)
+        for plan in self.plans:
+            by_platform[plan.target.platform].append(plan)
+        found: dict[str, Embedded] = {}
+        files: dict[str, Any] = {}
+        for platform, plans in sorted(by_platform.items()):
+            pkgs = list_packages(recipe.go.path, root, recipe.env(platform), sorted({p.target.main for p in plans}),
+                                 recipe.list_flags())
+            by_path = {p["ImportPath"]: p for p in pkgs}
+            by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
+            for plan in plans:
+                inputs = target_inputs(pkgs, root / plan.target.main, root, modcache)
+                files[plan.id] = (ctx.hashes.many(inputs.files), ctx.hashes.many(inputs.ignored))
+                main = by_dir.get(os.path.realpath(root / plan.target.main), {})
+                for path in (main.get("ImportPath", ""), *main.get("Deps", [])):
+                    pkg = by_path.get(path) or {}
+                    if pkg.get("Standard"):
+                        continue
+                    for rel in pkg.get("EmbedFiles") or []:
+                        full = os.path.join(pkg["Dir"], rel)
+                        item = found.setdefault(full, Embedded(full, _display(full, root, modcache)))
+                        item.packages.add(pkg["ImportPath"])
+                        item.binaries.add(plan.target.binary)
+        return sorted(found.values(), key=lambda e: e.name), files
+
+    def _scan(self, ctx: Any, embedded: list[Embedded]) -> str:
+        if not embedded:
+            return " - no embedded files"
+        from .secretscan import allowed_by, scanner, summarise
+
+        allow = ctx.recipe.project.build.secrets_allow
+        refused, passed = [], []
+        with scanner() as scan:
+            for item in embedded:
+                try:
+                    hits = scan.scan_path(Path(item.path))
+                except OSError as exc:
+                    raise PreflightError(f"cannot read the embedded file {item.name}: {exc.strerror}") from exc
+                if not hits:
+                    continue
+                pattern = allowed_by(item.name, allow)
+                where = f"{item.name}: {summarise(hits)}"
+                if pattern is None:
+                    refused.append(f"  {where} - embedded by {', '.join(sorted(item.packages))} "
+                                   f"into {', '.join(sorted(item.binaries))}")
+                else:
+                    passed.append(f'{where}, allowed by build.secrets_allow "{pattern}"')
+        if refused:
+            raise SecretsFound(
+                f"{len(refused)} embedded file(s) match a secret rule; the binaries would carry them and serve "
+                "them:\n" + "\n".join(refused) + "\nTake them out of the embedded directories (and rotate any "
+                "real secret that was committed), or, for a deliberate test fixture, add its path or a glob to "
+                "build.secrets_allow in build.yaml.")
+        note = f" - {len(embedded)} embedded file(s), no secret"
+        return note + (f" outside the allow-list ({'; '.join(passed)})" if passed else "")
+
+
+def steps(plans: list[Any]) -> list[Any]:
+    """The checks before the compiles of ``plans`` (the targets to build)."""
+    return [DownloadModules(), TidyCheck(), VerifyModules(), SecretScan(plans)]

@@ -4,22 +4,31 @@
 - scratch and distroless hold no shell (nothing to `docker exec` into, nothing
   for an injected command to run)
 - no secret in any layer: a file deleted by a later layer still ships, so all
-  layers are read, not only the final file system
+  layers are read, not only the final file system; the printable strings of
+  every ELF binary are scanned too (what a Go binary embeds ships inside it),
+  with the rules ``invoke build`` applies to embedded files (buildlib.secretscan)
 - a HEALTHCHECK is defined
 """
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
+import tarfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from .layers import SavedImage
+from .layers import SavedImage, _norm
 
 # Variants whose point is having no shell.
 NO_SHELL_VARIANTS = ("scratch", "distroless")
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"})
 _MAX_SCAN = 1 << 20  # text files larger than this are not secrets people write by hand
+_ELF = b"\x7fELF"
+_MAX_BINARY = 1 << 30
+# Findings per binary content: the variants of one build share their binaries, scan each once.
+_BINARY_HITS: dict[str, list[str]] = {}
 
 _SECRET_NAMES = {
     ".env": "a dotenv file",
@@ -98,6 +107,44 @@ def _shadow_hashes(data: bytes) -> list[str]:
     return users
 
 
+def _binaries(image: SavedImage) -> Iterator[tuple[int, str, bytes]]:
+    """Every ELF file of every layer (deleted ones too): layer index, path, content."""
+    for layer, tar_path in zip(image.layers, image.layer_tars, strict=True):
+        with tarfile.open(tar_path) as tar:
+            for member in tar:
+                if not member.isreg() or not 64 <= member.size <= _MAX_BINARY:
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None or fh.read(4) != _ELF:
+                    continue
+                yield layer.index, _norm(member.name), _ELF + fh.read()
+
+
+def _binary_secrets(image: SavedImage) -> tuple[int, list[str]]:
+    """How many binaries were read, and a problem line for each one whose strings hold a secret."""
+    problems: list[str] = []
+    count = 0
+    pending: list[tuple[str, str, bytes]] = []
+    for layer, path, data in _binaries(image):
+        count += 1
+        digest = hashlib.sha256(data).hexdigest()
+        where = f"{path} (layer {layer})"
+        if digest in _BINARY_HITS:
+            problems += [f"{where}: {hit}" for hit in _BINARY_HITS[digest]]
+        else:
+            pending.append((where, digest, data))
+    if pending:
+        # Imported only when a binary is new to this process: the library takes most of a second to load.
+        from ..secretscan import scanner, summarise
+
+        with scanner() as scan:
+            for where, digest, data in pending:
+                hits = scan.scan_binary(data)
+                _BINARY_HITS[digest] = [f"{summarise(hits)} in the binary's strings"] if hits else []
+                problems += [f"{where}: {hit}" for hit in _BINARY_HITS[digest]]
+    return count, problems
+
+
 def no_secrets(image: SavedImage) -> Finding:
     problems: list[str] = []
     for layer, entry, data in image.iter_files(_MAX_SCAN):
@@ -117,10 +164,13 @@ def no_secrets(image: SavedImage) -> Finding:
                 if m.group(2).lower() not in _PLACEHOLDERS:
                     problems.append(f"{where}: sets {m.group(1).decode(errors='replace')}")
                     break
+    binaries, in_binaries = _binary_secrets(image)
+    problems += in_binaries
     if problems:
         return Finding("no secrets", False, "secrets found (a later layer deleting them does not help): "
                                             + "; ".join(problems[:8]))
-    return Finding("no secrets", True, "no secret file or value in any layer")
+    return Finding("no secrets", True, f"no secret file or value in any layer, nor in the strings of its "
+                                       f"{binaries} binar{'y' if binaries == 1 else 'ies'}")
 
 
 def healthcheck(image: SavedImage) -> Finding:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imagetest_helpers import remove_tags
+from imagetest_helpers import invoke_ok, remove_tags
+from secret_fixtures import allow, plant
 from support import run_invoke
 
 from buildlib.images import engine, policy
@@ -47,6 +49,9 @@ def test_variants_pass_every_rule(variants: dict) -> None:
         with saved(engine.cli(), image["ref"]) as img:
             findings = policy.check(img, variant)
         assert all(f.ok for f in findings), (variant, findings)
+        secrets = next(f for f in findings if f.rule == "no secrets")
+        assert re.fullmatch(r"no secret file or value in any layer, nor in the strings of its \d+ binar(y|ies)",
+                            secrets.detail), secrets.detail
         rules = [f.rule for f in findings]
         assert ("no shell" in rules) == (variant != "alpine")
 
@@ -86,3 +91,32 @@ def test_root_by_name_is_root(bad_image: str, tmp_path: Path, token: str) -> Non
         assert finding.detail == 'USER "root" is root (uid 0); use USER 65532:65532'
     finally:
         remove_tags(repo)
+
+
+def test_binary_embedding_secrets_fails_naming_binary_and_rule(scratch_copy: Path, tmp_path: Path, token: str,
+                                                               labels: list[str], local_bases: str) -> None:
+    # The fixtures are allow-listed, so `invoke build` embeds them: image.check must still find them in the binary.
+    plant(scratch_copy)
+    allow(scratch_copy, "web/static/deploy-key.pem", "web/static/aws/*")
+    invoke_ok("build", "--only", "server:linux/amd64", cwd=scratch_copy)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "server").write_bytes((scratch_copy / "bin" / "linux_amd64" / "server").read_bytes())
+    (ctx / "Dockerfile").write_text('FROM local/distroless-static:nonroot\nCOPY server /usr/local/bin/server\n'
+                                    'USER 65532:65532\nHEALTHCHECK CMD ["/usr/local/bin/server", "-healthcheck"]\n')
+    repo = f"buildlib-test-{token}-embedded"
+    cli = engine.cli()
+    built = subprocess.run([*cli.build_argv(), "-q", "--network=none", *labels, "-t", f"{repo}:latest", str(ctx)],
+                           capture_output=True, text=True, env=cli.env())
+    assert built.returncode == 0, built.stderr
+    try:
+        proc = run_invoke("image.check", "--image", f"{repo}:latest", cwd=scratch_copy)
+    finally:
+        remove_tags(repo)
+    assert proc.returncode == 1, proc.stdout
+    problems = [line.strip() for line in proc.stderr.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1, proc.stderr  # only the secrets rule fails: user, shell, healthcheck are right
+    assert re.fullmatch(
+        rf"{repo}:latest: no secrets: secrets found \(a later layer deleting them does not help\): "
+        r"/usr/local/bin/server \(layer 1\): AWS Access Key \(offset 0x[0-9a-f]+\), "
+        r"Private Key \(offset 0x[0-9a-f]+\) in the binary's strings", problems[0]), problems[0]
