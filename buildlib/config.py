@@ -86,6 +86,7 @@ class BuildSettings:
     jobs: int | str
     profile: str
     secrets_allow: list[str] = field(default_factory=list)  # embedded files the secret scan lets through
+    tidy: str = "error"  # go.mod/go.sum not tidy: "error" stops the build, "warn" says so, "off" skips the check
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def _allow_glob(value: str) -> str | None:
     return None
 
 
+# What the preflight does when go.mod/go.sum do not match the imports.
+TIDY_MODES = ("error", "warn", "off")
 _PLATFORM = Str(choices=KNOWN_PLATFORMS, what="a platform GOOS/GOARCH")
 _PLATFORMS = ListOf(_PLATFORM, min_len=1)
 
@@ -213,6 +216,9 @@ SCHEMA = Record(
                     ),
                     "profile": Field(Str(), default="release"),
                     "secrets_allow": Field(ListOf(Str(check=_allow_glob)), factory=list),
+                    # YAML reads a bare `off` as false: both mean "off".
+                    "tidy": Field(OneOf((Str(choices=TIDY_MODES), Bool()), what="error, warn or off"),
+                                  default="error"),
                 },
             ),
             default=SECTION_DEFAULTS,
@@ -241,6 +247,12 @@ def register_section(name: str, spec: Field) -> None:
     SCHEMA.fields[name] = spec
 
 
+def _tidy_mode(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "error" if value else "off"
+    return value
+
+
 def _build(raw: dict[str, Any], root: Path, src: Source) -> Project:
     p = raw["project"]
     binaries = {
@@ -262,7 +274,7 @@ def _build(raw: dict[str, Any], root: Path, src: Source) -> Project:
         binaries=binaries,
         platforms=tuple(raw["platforms"]),
         profiles=profiles,
-        build=BuildSettings(**raw["build"]),
+        build=BuildSettings(**{**raw["build"], "tidy": _tidy_mode(raw["build"]["tidy"])}),
         cache=CacheSettings(**raw["cache"]),
         extra={k: raw[k] for k in EXTENSIONS if k in raw},
     )

@@ -110,16 +110,45 @@ class TidyCheck(Check):
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), ctx.recipe.go.version,
                        sorted(ctx.hashes.many(files).items())])
 
+    def run(self, ctx: Any) -> StepNote:
+        mode = ctx.recipe.project.build.tidy
+        if mode == "off":
+            return StepNote(" - skipped (build.tidy: off)")
+        try:
+            return super().run(ctx)
+        except NotTidy as exc:
+            if mode == "warn":
+                return StepNote(f" - warning: {exc.summary} (build.tidy: warn); run `go mod tidy` and commit "
+                                "go.mod and go.sum")
+            raise
+
     def check(self, ctx: Any) -> None:
         out = _go(ctx, "mod", "tidy", "-diff")
         if out.returncode != 0:
             diff = out.stdout.strip() or out.stderr.strip()
+            summary = tidy_summary(diff)
             lines = diff.splitlines()
             if len(lines) > 40:
                 diff = "\n".join(lines[:40]) + f"\n... ({len(lines) - 40} more lines)"
-            raise PreflightError(
-                "go.mod/go.sum are not tidy (they do not match the imports):\n"
-                f"{diff}\nRun `go mod tidy` and commit go.mod and go.sum.")
+            raise NotTidy(
+                f"go.mod/go.sum are not tidy (they do not match the imports; {summary}):\n"
+                f"{diff}\nRun `go mod tidy` and commit go.mod and go.sum, or set build.tidy: warn (or off) in "
+                "build.yaml to build anyway.", summary)
+
+
+def tidy_summary(diff: str) -> str:
+    """How far from tidy a `go mod tidy -diff` is: its added and removed lines."""
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return f"go mod tidy would add {added} line(s) and delete {removed}"
+
+
+class NotTidy(PreflightError):
+    def __init__(self, message: str, summary: str) -> None:
+        super().__init__(message)
+        self.summary = summary
+
 
 class VerifyModules(Check):
     """The downloaded modules are the ones go.sum names (`go mod verify`)."""

@@ -154,9 +154,6 @@ def _service_args(settings: ImageSettings) -> dict[str, str]:
         "PORT": str(svc.port),
         "HEALTH": svc.health or "",
         "WORKDIR": svc.workdir,
-        "FILES": " ".join(svc.files),
-        "WRITABLE": " ".join(svc.writable),
-        "TZDATA": "on" if svc.tzdata else "off",
     }
 
 
@@ -205,7 +202,9 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     else:
         jobs = len(opts.variants) if settings.parallel else 1
     rendered = dockerfile.render(settings.dockerfile, settings.root, args["PROJECT"], opts.cache_mounts,
-                                 entrypoint=(f"/{service.BIN_DIR}/{settings.service.binary}", *settings.service.args))
+                                 entrypoint=(f"/{service.BIN_DIR}/{settings.service.binary}", *settings.service.args),
+                                 runtime=dockerfile.runtime_files(settings.service.workdir, settings.service.files,
+                                                                  settings.service.writable, settings.service.tzdata))
     return Plan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
 
 

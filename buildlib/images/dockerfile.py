@@ -32,8 +32,22 @@ def stage_names(dockerfile: Path) -> set[str]:
     return set(_STAGE.findall(dockerfile.read_text()))
 
 
+_RUNTIME_FILES = re.compile(r"^# kit: runtime files for (\w+)$", re.M)
+# The variants whose base has no zone files of its own.
+_NEEDS_TZDATA = ("scratch", "alpine")
+
+
+def runtime_files(workdir: str, files: tuple[str, ...], writable: tuple[str, ...],
+                  tzdata: bool) -> dict[str, list[str]]:
+    """Per variant, the COPY lines that put the service's files, writable directories and zone files in."""
+    lines = [f"COPY {json.dumps([rel, f'{workdir}/{rel}'])}" for rel in files]
+    lines += [f"COPY --from=empty --chown=65532:65532 / {workdir}/{rel}/" for rel in writable]
+    zone = ["COPY --from=distroless-base /usr/share/zoneinfo /usr/share/zoneinfo"] if tzdata else []
+    return {v: lines + (zone if v in _NEEDS_TZDATA else []) for v in ("alpine", "distroless", "scratch")}
+
+
 def render(source: Path, root: Path, namespace: str, cache_mounts: bool = True,
-           entrypoint: tuple[str, ...] | None = None) -> Path:
+           entrypoint: tuple[str, ...] | None = None, runtime: dict[str, list[str]] | None = None) -> Path:
     """Write the Dockerfile BuildKit reads; ``cache_mounts=False`` drops them (the benchmark's baseline).
 
     ``entrypoint`` (the service's binary and arguments) replaces every ENTRYPOINT
@@ -43,6 +57,12 @@ def render(source: Path, root: Path, namespace: str, cache_mounts: bool = True,
     if entrypoint is not None:
         line = "ENTRYPOINT " + json.dumps(list(entrypoint))
         text = _ENTRYPOINT.sub(lambda _: line, text)
+    if runtime is not None:
+        def block(m: re.Match[str]) -> str:
+            lines = runtime.get(m.group(1), [])
+            return "\n".join(lines) if lines else "# (no files, writable directories or zone files to add)"
+
+        text = _RUNTIME_FILES.sub(block, text)
     if not cache_mounts:
         # A RUN line holding only cache mounts before its command keeps its continuation.
         text = _CACHE_MOUNT.sub("", text)

@@ -177,7 +177,7 @@ def healthcheck(image: SavedImage) -> Finding:
     test = image.healthcheck
     if not test or test[0] == "NONE":
         return Finding("healthcheck", False,
-                       'no HEALTHCHECK; add HEALTHCHECK CMD ["/usr/local/bin/server", "-healthcheck"]')
+                       'no HEALTHCHECK; build it with `invoke image.build` (its probe asks service.health)')
     return Finding("healthcheck", True, " ".join(test))
 
 

@@ -49,6 +49,7 @@ def _print_adopted(done: adopt_repo.Adopted) -> None:
     if f.cgo:
         print(f"  cgo      {', '.join(f.cgo)}")
     print(f"  budgets  {done.budgets['why']}")
+    print(f"  tidy     {done.tidy['mode']}: {done.tidy['why']}")
     if done.created_version_package:
         print(f"  created {done.version_package}/version.go: `invoke build` stamps Version, Commit and Date "
               "into it; print them from a -version flag or a /version route")

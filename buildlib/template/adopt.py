@@ -64,6 +64,7 @@ class Adopted:
     gitignore_added: list[str]
     kit: kit.Outcome
     budgets: dict[str, Any]
+    tidy: dict[str, str]
     notes: list[str] = field(default_factory=list)   # what the user should confirm
 
 
@@ -87,6 +88,18 @@ def _measure(root: Path, facts: Facts, main: str) -> tuple[int | None, str]:
         if proc.returncode != 0:
             return None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "go build failed"
         return out.stat().st_size, ""
+
+
+def _tidy(root: Path) -> dict[str, str]:
+    """build.tidy as adopt writes it: "error" when go.mod/go.sum are tidy, "warn" (with the size) when not."""
+    from ..preflight import tidy_summary
+
+    proc = subprocess.run([find_go(root), "mod", "tidy", "-diff"], cwd=root, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "GOFLAGS": "-mod=mod"})
+    if proc.returncode == 0:
+        return {"mode": "error", "why": "go.mod and go.sum are tidy now: a build stops when they drift"}
+    summary = tidy_summary(proc.stdout)
+    return {"mode": "warn", "why": f"not tidy when adopted ({summary}): run `go mod tidy`, commit, then set error"}
 
 
 def _mb(n: float) -> str:
@@ -142,7 +155,7 @@ def _health(facts: Facts) -> dict[str, Any]:
 
 
 def render(name: str, facts: Facts, binaries: list[dict[str, Any]], version_package: str,
-           platforms: tuple[str, ...], budgets: dict[str, Any]) -> str:
+           platforms: tuple[str, ...], budgets: dict[str, Any], tidy: dict[str, str]) -> str:
     import jinja2  # only adopt renders this template
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("files"))),
@@ -151,7 +164,7 @@ def render(name: str, facts: Facts, binaries: list[dict[str, Any]], version_pack
     service = next(b for b in binaries if b["name"] == facts.service.name)
     text = env.get_template("build.yaml.j2").render(
         name=name, facts=facts, binaries=binaries, version_package=version_package, platforms=platforms,
-        service=service, port=_port(facts), health=_health(facts), budgets=budgets)
+        service=service, port=_port(facts), health=_health(facts), budgets=budgets, tidy=tidy)
     return text
 
 
@@ -213,7 +226,8 @@ def adopt(root: Path, kit_root: Path, name: str | None = None, *, force: bool = 
     try:
         size, why_not = _measure(root, facts, next(b["main"] for b in binaries if b["name"] == facts.service.name))
         budgets = _budgets(size, why_not, facts.tzdata is not None)
-        text = render(name, facts, binaries, version_package, platforms, budgets)
+        tidy = _tidy(root)
+        text = render(name, facts, binaries, version_package, platforms, budgets, tidy)
         # Validate before it replaces anything: load a temporary copy next to the real file.
         probe = root / f".{config.CONFIG_NAME}.adopt-{os.getpid()}"
         try:
@@ -234,8 +248,9 @@ def adopt(root: Path, kit_root: Path, name: str | None = None, *, force: bool = 
         outcome.backups.append(f"{config.CONFIG_NAME}.orig")
     write_bytes(target, text.encode())
     added = _extend_gitignore(root)
-    return Adopted(root, module, name, facts, binaries, version_package, created, added, outcome, budgets,
-                   _notes(facts))
+    notes = _notes(facts) + ([f"tidy: {tidy['why']}"] if tidy["mode"] != "error" else [])
+    return Adopted(root, module, name, facts, binaries, version_package, created, added, outcome, budgets, tidy,
+                   notes)
 
 
 def _extend_gitignore(root: Path) -> list[str]:

@@ -39,7 +39,7 @@ def test_budget_breach_names_variant_excess_and_layers(scratch_copy: Path, varia
                               capture_output=True, text=True, check=True).stdout)
     over = f"{(size - 2_000_000) / 1e6:.2f} MB"
     assert (f"scratch: the image is {size / 1e6:.2f} MB, {over} over its budget of 2.00 MB "
-            "(images.budgets.scratch.max); largest layers: #1 ") in proc.stderr
+            "(images.budgets.scratch.max); largest layers: #3 ") in proc.stderr
     assert "COPY / /usr/local/bin/" in proc.stderr  # the service and the health probe
     assert re.search(r"scratch: /usr/local/bin/server is [\d.]+ MB, [\d.]+ MB over images.budgets.binary \(1.00 MB\)",
                      proc.stderr)
@@ -59,7 +59,8 @@ def test_json_report_for_ci(scratch_copy: Path, variants: dict, token: str, tmp_
     assert set(by_variant) == {"alpine", "distroless", "scratch"}
     scratch = by_variant["scratch"]
     assert scratch["image_id"] == variants["scratch"]["id"]
-    assert scratch["size"]["layers"] == 3  # the root files, the binaries, and WORKDIR (an empty layer)
+    # CA bundle, /tmp, passwd/group, the binaries, and WORKDIR (an empty layer)
+    assert scratch["size"]["layers"] == 5
     assert scratch["size"]["binaries"]["server"] > 1_000_000
     assert all(p["ok"] for p in scratch["policy"])
     # alpine appends the nonroot user: the base's /etc/passwd and /etc/group are overwritten, i.e. wasted.

@@ -344,3 +344,27 @@ def test_binary_names_grow_until_they_differ() -> None:
 ])
 def test_a_service_is_named_after_something_better_than_server(module: str, name: str | None) -> None:
     assert detect.service_name(module) == name
+
+
+def test_adopt_writes_the_tidy_setting_knowingly(tmp_path: Path) -> None:
+    stale = "example.org/unused v1.0.0 h1:" + "A" * 43 + "=\n"  # a go.sum line nothing needs
+    shop = make_repo(tmp_path / "shop", {**SHOP, "go.sum": stale})
+    result = run_invoke("init", "--adopt", "--dest", str(shop), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert ("  tidy     warn: not tidy when adopted (go mod tidy would add 0 line(s) and delete 1): run `go mod "
+            "tidy`, commit, then set error") in result.stdout.splitlines()
+    assert config.load(shop / "build.yaml").build.tidy == "warn"
+    env = {"PYTHONPATH": str(shop)}
+    warned = run_invoke("build", "--only", "api:linux/amd64", cwd=shop, env=env)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: go mod tidy would add 0 line(s) and delete 1 (build.tidy: warn)" in warned.stdout + warned.stderr
+    text = (shop / "build.yaml").read_text().replace("  tidy: warn", "  tidy: error")
+    (shop / "build.yaml").write_text(text)
+    refused = run_invoke("build", "--only", "api:linux/amd64", "--force", cwd=shop, env=env)
+    assert refused.returncode != 0
+    assert "go.mod/go.sum are not tidy (they do not match the imports; go mod tidy would add 0 line(s) and " \
+           "delete 1)" in refused.stderr
+    assert "or set build.tidy: warn (or off) in build.yaml to build anyway" in refused.stderr
+    (shop / "build.yaml").write_text(text.replace("  tidy: error", "  tidy: off"))
+    skipped = run_invoke("build", "--only", "api:linux/amd64", "--force", cwd=shop, env=env)
+    assert skipped.returncode == 0 and "skipped (build.tidy: off)" in skipped.stdout + skipped.stderr
