@@ -30,6 +30,8 @@ from .schema import (
 )
 
 CONFIG_NAME = "build.yaml"
+# Parsing is slow in pure Python (a 25 MB file took 68 s): anything this big is not a build.yaml.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # `go tool dist list` of Go 1.26. A fixed list keeps validation instant and
 # independent of which Go (if any) is installed; new ports are a one-line change.
@@ -304,15 +306,32 @@ def load(path: str | os.PathLike[str] | None = None) -> Project:
     from . import sections  # noqa: F401 - registers the feature sections of build.yaml
 
     cfg = Path(path) if path is not None else find_config()
-    try:
-        text = cfg.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(cfg), None, "", f"cannot read: {exc.strerror}") from exc
     display = os.path.relpath(cfg) if not os.path.relpath(cfg).startswith("..") else str(cfg)
-    raw, src = load_document(text, display, SCHEMA)
+    raw, src = load_document(read_text(cfg, display), display, SCHEMA)
     if raw is None:
-        raise ConfigError(display, 1, "", "the file is empty; it needs at least project and binaries")
+        raise ConfigError(display, 1, "", "the file is empty (or only comments); it needs at least project "
+                          "and binaries: copy build.yaml from the template and edit it")
     return _build(raw, cfg.resolve().parent, src)
+
+
+def read_text(path: Path, display: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The file's text, refused at once when it is too big to be a config or is not UTF-8."""
+    try:
+        with path.open("rb") as f:
+            # One byte more than allowed tells "too big" without reading a huge file whole.
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(display, None, "", f"cannot read: {exc.strerror}; check that it is a readable "
+                          "file") from exc
+    if len(data) > limit:
+        raise ConfigError(display, None, "", f"is larger than {limit // 1024 // 1024} MB; a build.yaml is a few "
+                          "KB, so this is not one: point at the project's build.yaml")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(display, line, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file "
+                          "as UTF-8") from exc
 
 
 def parse_platform(text: str) -> tuple[str, str]:
