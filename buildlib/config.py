@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .errors import ConfigError
 from .schema import (
     SECTION_DEFAULTS,
     Bool,
     Field,
-    Int,
     ListOf,
     MapOf,
     Nullable,
-    OneOf,
     Record,
+    Schema,
     Source,
     Str,
     load_document,
@@ -50,6 +51,39 @@ KNOWN_PLATFORMS: tuple[str, ...] = (
 _REL_PATH = r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+"
 _REL_PATH_HELP = "a relative path inside the repository (no leading '/', no '..')"
 _ENV_NAME = r"[A-Z_][A-Z0-9_]*"
+
+
+MAX_JOBS = 256
+JOBS_RULE = f"an integer from 1 to {MAX_JOBS}, or auto"
+
+
+def jobs_value(value: object) -> int | str:
+    """The one rule for build.jobs and ``--jobs``: 1 to MAX_JOBS steps at once, or "auto".
+
+    Raises ValueError; each caller says where the value came from.
+    """
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_JOBS:
+        raise ValueError(f'"{value}" is not {JOBS_RULE}')
+    return int(text)
+
+
+class Jobs(Schema):
+    """build.jobs, validated by ``jobs_value`` like the command line's --jobs."""
+
+    what = JOBS_RULE
+
+    def load(self, node: yaml.Node, key: str, src: Source) -> int | str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+            "tag:yaml.org,2002:int", "tag:yaml.org,2002:str"
+        ):
+            raise self.wrong_type(node, key, src)
+        try:
+            return jobs_value(node.value)
+        except ValueError as exc:
+            raise src.error(key, str(exc), node.start_mark.line + 1 if node.start_mark else None) from exc
 
 
 @dataclass(frozen=True)
@@ -197,10 +231,7 @@ SCHEMA = Record(
                 cls=dict,
                 fields={
                     "out_dir": Field(Str(pattern=_REL_PATH, pattern_help=_REL_PATH_HELP), default="bin"),
-                    "jobs": Field(
-                        OneOf((Int(min=1, max=256), Str(choices=("auto",))), what='an integer >= 1 or "auto"'),
-                        default="auto",
-                    ),
+                    "jobs": Field(Jobs(), default="auto"),
                     "profile": Field(Str(), default="release"),
                 },
             ),

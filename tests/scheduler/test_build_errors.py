@@ -70,9 +70,12 @@ def test_untidy_go_mod_stops_before_any_compile(built_copy: Path) -> None:
     (["--only", "server:windows/amd64"], 'unknown platform "windows/amd64" (did you mean "linux/amd64"?); '
                                          "valid platforms: darwin/arm64, linux/amd64, linux/arm64"),
     (["--only", "plan9/386"], 'unknown platform "plan9/386"; valid platforms: darwin/arm64, linux/amd64'),
-    (["--jobs", "0"], '--jobs must be at least 1 (or "auto"), got 0'),
-    (["--jobs=-1"], '--jobs must be at least 1 (or "auto"), got -1'),
-    (["--jobs", "abc"], '--jobs takes a positive integer or "auto", got "abc"'),
+    # The rule of build.jobs, word for word (tests/foundation checks the file's side).
+    (["--jobs", "0"], '--jobs "0" is not an integer from 1 to 256, or auto'),
+    (["--jobs=-1"], '--jobs "-1" is not an integer from 1 to 256, or auto'),
+    (["--jobs", "abc"], '--jobs "abc" is not an integer from 1 to 256, or auto'),
+    (["--jobs", "100000"], '--jobs "100000" is not an integer from 1 to 256, or auto'),
+    (["--jobs", ""], '--jobs "" is not an integer from 1 to 256, or auto'),
     (["--profile", "fast"], 'unknown profile "fast"; known profiles: dev, release'),
 ])
 def test_bad_selection_is_an_error_with_the_valid_choices(built_tree: Path, args: list[str], message: str) -> None:
