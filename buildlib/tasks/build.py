@@ -8,8 +8,9 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit
 
-from ..builder import BuildResult, Options
+from ..builder import BuildResult, Options, output_error
 from ..builder import build as run_build
+from ..errors import OutputError
 from ..gobuild import CompileError
 from ..progress import Display, human_size, table
 from ..report import history
@@ -52,16 +53,24 @@ def report(result: BuildResult, explain: bool) -> str:
 def errors(result: BuildResult) -> str:
     """The failures, with one compile error shown once for all the platforms it broke."""
     compile_errors: dict[tuple[str, str], list[str]] = {}
-    lines = []
+    lines: list[str] = []
     for err in result.errors:
         cause = err.cause
         if isinstance(cause, CompileError):
             compile_errors.setdefault((cause.binaries, cause.diagnostics), []).append(cause.platform)
+        elif isinstance(cause, OutputError):
+            # Every step that writes meets the same full disk: one line says it.
+            if f"error: {cause}" not in lines:
+                lines.append(f"error: {cause}")
         else:
             lines.append(f"error: {err}")
     for (binaries, diagnostics), platforms in compile_errors.items():
-        lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}; "
-                     f"the previous binaries are untouched:\n{diagnostics}")
+        names = binaries.split(", ")
+        kept = any(r.size is not None for r in result.targets
+                   if r.status == "failed" and r.target.binary in names and r.target.platform in platforms)
+        # Only a target built before has a previous binary to keep.
+        note = "; the previous binaries are untouched" if kept else ""
+        lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}{note}:\n{diagnostics}")
     return "\n".join(lines)
 
 
@@ -90,8 +99,12 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
     print(report(result, explain))
     manifest_file = p.out_path() / "manifest.json"
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
-    if any(t.status == "built" for t in result.targets) and manifest_file.exists():
-        history.record("build", json.loads(manifest_file.read_text()), p.root)
+    # A failed run is not a figure of the trend either (and may have met a full disk).
+    if result.ok and any(t.status == "built" for t in result.targets) and manifest_file.is_file():
+        try:
+            history.record("build", json.loads(manifest_file.read_text()), p.root)
+        except OSError as exc:
+            raise output_error(exc, p.root) from exc
     if not result.ok:
         print(errors(result), file=sys.stderr)
         raise Exit(code=1)
