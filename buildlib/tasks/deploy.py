@@ -40,6 +40,7 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
     cfg = settings.load(p)
     hosts, env, profile = _hosts(cfg, hosts), _env(cfg, env), _profile(cfg, profile)
     version = not_blank("version", version, "the manifest's version")
+    size = _batch(batch) or cfg.batch
     chosen = fleet.select_hosts(cfg, hosts)
     platforms: dict[str, list[str]] = {}
     for h in chosen:
@@ -49,7 +50,7 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
     with_secrets = render.render(cfg, p.root, profile, env, secrets.load(p, cfg))
     env_file = with_secrets.files[render.env_name(cfg)].content.encode()
     job = Rollout(p, cfg, rel, rendering, env_file, dry=dry_run)
-    finish(job, job.run(chosen, _batch(batch) or cfg.batch))
+    finish(job, job.run(chosen, size))
 
 
 @task(help={"out": f"directory to write <profile>/ renderings into (default {RENDER_DIR}/)", "env": _ENV})
@@ -123,8 +124,8 @@ def rollback(c: Context, hosts: str | None = None, batch: str | None = None, pro
 
     p = project(c)
     cfg = settings.load(p)
-    hosts, profile = _hosts(cfg, hosts), _profile(cfg, profile)
-    back.run(p, cfg, fleet.select_hosts(cfg, hosts), _batch(batch) or cfg.batch, profile or cfg.profile, dry_run)
+    hosts, profile, size = _hosts(cfg, hosts), _profile(cfg, profile), _batch(batch) or cfg.batch
+    back.run(p, cfg, fleet.select_hosts(cfg, hosts), size, profile or cfg.profile, dry_run)
 
 
 def _hosts(cfg: settings.DeployConfig, value: str | None) -> str | None:

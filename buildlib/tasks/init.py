@@ -9,7 +9,7 @@ from invoke import Collection, Context
 from ..errors import SelectionError
 from ..template import adopt as adopt_repo
 from ..template import new
-from .common import task
+from .common import not_blank, task
 
 
 def _template_root(c: Context) -> Path:
@@ -36,6 +36,9 @@ def _template_root(c: Context) -> Path:
 def init(c: Context, module: str | None = None, name: str | None = None, dest: str | None = None,
          force: bool = False, adopt: bool = False) -> None:
     """Write a new service repository from this template, or adopt the kit in an existing one."""
+    module = not_blank("module", module, "go.mod's module with --adopt")
+    name = not_blank("name", name, "the module path's last element")
+    dest = not_blank("dest", dest, "the current directory with --adopt")
     if adopt:
         if module is not None:
             raise SelectionError("--module is read from go.mod with --adopt; leave it out")

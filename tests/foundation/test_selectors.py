@@ -47,6 +47,12 @@ TARGETS = "valid: healthcheck, server, darwin/arm64, linux/amd64, linux/arm64; l
                                "leave --profile out for a table of every environment"),
     (["cache.key", "--platform", ""], "--platform '': an empty value selects nothing; valid: darwin/arm64, "
                                       "linux/amd64, linux/arm64; leave --platform out for one line per platform"),
+    # Free-form flags whose absence means a default: blank is no default either.
+    (["report", "--output", ""], "--output is empty; give a value or leave it out for .build/report.html"),
+    (["debt", "--output", " "], "--output is empty; give a value or leave it out for only .build/debt.json"),
+    (["deploy", "--dry-run", "--batch", ""], '--batch "" is not a whole number of hosts >= 1'),
+    (["init", "--module", "example.com/x", "--name", "", "--dest", "elsewhere"],
+     "--name is empty; give a value or leave it out for the module path's last element"),
 ])
 def test_an_empty_selector_is_an_error_naming_the_flag(tree: Path, args: list[str], message: str) -> None:
     done = run_invoke("--search-root", str(REPO), *args, cwd=tree, timeout=60)
