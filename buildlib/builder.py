@@ -251,6 +251,8 @@ def check_outputs(project: Project, stale: list[Plan]) -> None:
     if manifest_path.is_dir():
         raise OutputError(f"{_shown(manifest_path, root)} is a directory, not the build's manifest file: move it "
                           f"away (mv {_shown(manifest_path, root)} {_shown(manifest_path, root)}.old) and run again")
+    if not stale:
+        return  # a no-op build writes nothing, so a read-only checkout may run it
     dirs = {project.out_path(), root / ".build"} | {(root / p.target.out_rel(project.build.out_dir)).parent
                                                    for p in stale}
     for folder in sorted(dirs):
