@@ -11,6 +11,8 @@ calls and a stat per input file.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import threading
 import time
@@ -21,6 +23,7 @@ from typing import Any
 
 from . import manifest, preflight, scheduler, state
 from .config import Project, go_module_path
+from .errors import OutputError
 from .gobuild import Compile, output_name
 from .gotool import check_version, find_go, probe
 from .keys import FileHashes
@@ -116,6 +119,8 @@ class Context:
         self.checks_passed: dict[str, str] = {}
         self.targets_known = targets_known
         self.outputs: dict[str, dict[str, Any]] = {}
+        # Installed and written to the state and the manifest: only these are "built" in the table.
+        self.recorded: set[str] = set()
         self.packages = {"compiled": 0, "needed": 0}
         self._lock = threading.Lock()
 
@@ -151,10 +156,19 @@ class Context:
 
     def record_built(self, plans: list[Plan], duration: float) -> None:
         """Record finished targets at once: a run killed later keeps what it completed."""
-        state.record(self.recipe.root, self.locks,
-                     targets={p.id: self.state_record(p) for p in plans},
-                     out_dir=self.recipe.project.out_path(), header=self.header(),
-                     entries={p.id: self.entry(p, "built", duration) for p in plans}, known=self.targets_known)
+        try:
+            state.record(self.recipe.root, self.locks,
+                         targets={p.id: self.state_record(p) for p in plans},
+                         out_dir=self.recipe.project.out_path(), header=self.header(),
+                         entries={p.id: self.entry(p, "built", duration) for p in plans}, known=self.targets_known)
+        except OSError as exc:
+            raise output_error(exc, self.recipe.root, recorded=False, what=self.records()) from exc
+        with self._lock:
+            self.recorded.update(p.id for p in plans)
+
+    def records(self) -> list[Path]:
+        """The files a record writes: the build state and the manifest."""
+        return [self.recipe.root / state.FILENAME, manifest.path(self.recipe.project.out_path())]
 
 
 class Record:
@@ -176,12 +190,80 @@ class Record:
                     "go_packages": ctx.packages, "profile": ctx.recipe.profile.name,
                     "gocache": ctx.recipe.env(ctx.recipe.project.platforms[0]).get("GOCACHE")
                     or ctx.recipe.go.env.get("GOCACHE")}
-        state.record(
-            ctx.recipe.root, ctx.locks,
-            targets={p.id: ctx.state_record(p) for p in skipped},
-            hashes=ctx.hashes.export(), go=self.go_memo, checks=ctx.checks_passed, last_run=last_run,
-            out_dir=ctx.recipe.project.out_path(), header=ctx.header(),
-            entries={p.id: ctx.entry(p, "skipped", 0.0) for p in skipped}, known=ctx.targets_known)
+        try:
+            state.record(
+                ctx.recipe.root, ctx.locks,
+                targets={p.id: ctx.state_record(p) for p in skipped},
+                hashes=ctx.hashes.export(), go=self.go_memo, checks=ctx.checks_passed, last_run=last_run,
+                out_dir=ctx.recipe.project.out_path(), header=ctx.header(),
+                entries={p.id: ctx.entry(p, "skipped", 0.0) for p in skipped}, known=ctx.targets_known)
+        except OSError as exc:
+            raise output_error(exc, ctx.recipe.root, what=ctx.records()) from exc
+
+
+def _shown(path: str | Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def output_error(exc: OSError, root: Path, recorded: bool = True, what: list[Path] | None = None) -> OutputError:
+    """One sentence for a file the build cannot write: which file, why, and what to do.
+
+    ``what``: the files being written, for errors that carry no file name (a
+    write() into a file already open fails that way on a full disk).
+    """
+    if exc.filename2:  # a rename onto ``filename2``: that is the file the user knows
+        where = _shown(exc.filename2, root)
+    elif exc.filename:
+        where = _shown(exc.filename, root)
+    else:
+        where = " or ".join(_shown(p, root) for p in what or [root / ".build"])
+    folder = " ".join(_shown(Path(root / w).parent, root) for w in where.split(" or "))
+    advice = {
+        errno.ENOSPC: f"free space (df -h {folder}) and run again",
+        errno.EDQUOT: "free space and run again",
+        errno.EROFS: "remount it read-write, or set build.out_dir to a writable directory",
+        errno.EACCES: f"check the owner and mode of the directory (ls -ld {folder})",
+        errno.EPERM: f"check the owner, mode and attributes of the directory (ls -ld {folder}; lsattr -d {folder})",
+        errno.EISDIR: "move it away and run again",
+        errno.ENOTDIR: "a part of that path is a file, not a directory: move it away and run again",
+    }.get(exc.errno or 0, "check the disk and the directory, then run again")
+    tail = "" if recorded else ("; the binaries of this run are installed but not recorded, so the next build "
+                                "builds them again")
+    reason = (exc.strerror or str(exc)).lower()
+    return OutputError(f"cannot write {where}: {reason}; {advice}{tail}")
+
+
+def _writable(path: Path) -> Path | None:
+    """The directory that stops ``path`` from being written (or made), if any; no file is created."""
+    here = path
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    return None if os.access(here, os.W_OK | os.X_OK) else here
+
+
+def check_outputs(project: Project, stale: list[Plan]) -> None:
+    """Refuse before any compile when an output cannot be written: a failure after it wastes the build."""
+    root = project.root
+    manifest_path = manifest.path(project.out_path())
+    if manifest_path.is_dir():
+        raise OutputError(f"{_shown(manifest_path, root)} is a directory, not the build's manifest file: move it "
+                          f"away (mv {_shown(manifest_path, root)} {_shown(manifest_path, root)}.old) and run again")
+    if not stale:
+        return  # a no-op build writes nothing, so a read-only checkout may run it
+    dirs = {project.out_path(), root / ".build"} | {(root / p.target.out_rel(project.build.out_dir)).parent
+                                                   for p in stale}
+    for folder in sorted(dirs):
+        blocked = _writable(folder)
+        if blocked is None:
+            continue
+        readonly = False
+        with contextlib.suppress(OSError):
+            readonly = bool(os.statvfs(blocked).f_flag & os.ST_RDONLY)
+        code = errno.EROFS if readonly else errno.EACCES
+        raise output_error(OSError(code, os.strerror(code), str(blocked)), root)
 
 
 def _compile_groups(stale: list[Plan], module: str) -> list[list[Plan]]:
@@ -230,6 +312,7 @@ def build(project: Project, opts: Options, display: Display | None = None,
     previous = manifest.load(project.out_path()).get("targets", {})
 
     stale = [p for p in plans if p.stale]
+    check_outputs(project, stale)
     to_list = sorted({p.target.platform for p in stale if p.needs_list})
     steps: list[Any] = []
     par = None
@@ -259,6 +342,11 @@ def build(project: Project, opts: Options, display: Display | None = None,
             display.close()
     else:
         Record((), plans, go_memo).run(ctx)
+    for o in outcomes.values():
+        # An output that cannot be written is the machine's problem: a sentence, not a traceback.
+        if o.error is not None and isinstance(o.error.cause, OSError):
+            o.error = scheduler.StepFailed(o.name, output_error(o.error.cause, root))
+            o.detail = ""
     errors = [o.error for o in outcomes.values() if o.status == "failed" and o.error is not None]
     for o in outcomes.values():
         if o.detail:
@@ -279,7 +367,7 @@ def _results(plans: list[Plan], steps: list[Any], outcomes: dict[str, scheduler.
         out = ctx.outputs.get(plan.id)
         step = step_of.get(plan.id)
         outcome = outcomes.get(step.name) if step else None
-        if out:
+        if out and plan.id in ctx.recorded:
             row.status, row.size, row.sha256, row.duration = "built", out["size"], out["sha256"], out["duration"]
         elif plan.stale:
             row.status = "failed" if outcome and outcome.status == "failed" else "not built"

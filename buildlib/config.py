@@ -13,23 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .errors import ConfigError
 from .schema import (
     SECTION_DEFAULTS,
     Bool,
     Field,
-    Int,
     ListOf,
     MapOf,
     Nullable,
-    OneOf,
     Record,
+    Schema,
     Source,
     Str,
     load_document,
 )
 
 CONFIG_NAME = "build.yaml"
+# Parsing is slow in pure Python (a 25 MB file took 68 s): anything this big is not a build.yaml.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # `go tool dist list` of Go 1.26. A fixed list keeps validation instant and
 # independent of which Go (if any) is installed; new ports are a one-line change.
@@ -48,6 +51,39 @@ KNOWN_PLATFORMS: tuple[str, ...] = (
 _REL_PATH = r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+"
 _REL_PATH_HELP = "a relative path inside the repository (no leading '/', no '..')"
 _ENV_NAME = r"[A-Z_][A-Z0-9_]*"
+
+
+MAX_JOBS = 256
+JOBS_RULE = f"an integer from 1 to {MAX_JOBS}, or auto"
+
+
+def jobs_value(value: object) -> int | str:
+    """The one rule for build.jobs and ``--jobs``: 1 to MAX_JOBS steps at once, or "auto".
+
+    Raises ValueError; each caller says where the value came from.
+    """
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_JOBS:
+        raise ValueError(f'"{value}" is not {JOBS_RULE}')
+    return int(text)
+
+
+class Jobs(Schema):
+    """build.jobs, validated by ``jobs_value`` like the command line's --jobs."""
+
+    what = JOBS_RULE
+
+    def load(self, node: yaml.Node, key: str, src: Source) -> int | str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (
+            "tag:yaml.org,2002:int", "tag:yaml.org,2002:str"
+        ):
+            raise self.wrong_type(node, key, src)
+        try:
+            return jobs_value(node.value)
+        except ValueError as exc:
+            raise src.error(key, str(exc), node.start_mark.line + 1 if node.start_mark else None) from exc
 
 
 @dataclass(frozen=True)
@@ -210,10 +246,7 @@ SCHEMA = Record(
                 cls=dict,
                 fields={
                     "out_dir": Field(Str(pattern=_REL_PATH, pattern_help=_REL_PATH_HELP), default="bin"),
-                    "jobs": Field(
-                        OneOf((Int(min=1, max=256), Str(choices=("auto",))), what='an integer >= 1 or "auto"'),
-                        default="auto",
-                    ),
+                    "jobs": Field(Jobs(), default="auto"),
                     "profile": Field(Str(), default="release"),
                     "secrets_allow": Field(ListOf(Str(check=_allow_glob)), factory=list),
                     # YAML reads a bare `off` as false: both mean "off".
@@ -329,15 +362,32 @@ def load(path: str | os.PathLike[str] | None = None) -> Project:
     from . import sections  # noqa: F401 - registers the feature sections of build.yaml
 
     cfg = Path(path) if path is not None else find_config()
-    try:
-        text = cfg.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(cfg), None, "", f"cannot read: {exc.strerror}") from exc
     display = os.path.relpath(cfg) if not os.path.relpath(cfg).startswith("..") else str(cfg)
-    raw, src = load_document(text, display, SCHEMA)
+    raw, src = load_document(read_text(cfg, display), display, SCHEMA)
     if raw is None:
-        raise ConfigError(display, 1, "", "the file is empty; it needs at least project and binaries")
+        raise ConfigError(display, 1, "", "the file is empty (or only comments); it needs at least project "
+                          "and binaries: copy build.yaml from the template and edit it")
     return _build(raw, cfg.resolve().parent, src)
+
+
+def read_text(path: Path, display: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The file's text, refused at once when it is too big to be a config or is not UTF-8."""
+    try:
+        with path.open("rb") as f:
+            # One byte more than allowed tells "too big" without reading a huge file whole.
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(display, None, "", f"cannot read: {exc.strerror}; check that it is a readable "
+                          "file") from exc
+    if len(data) > limit:
+        raise ConfigError(display, None, "", f"is larger than {limit // 1024 // 1024} MB; a build.yaml is a few "
+                          "KB, so this is not one: point at the project's build.yaml")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(display, line, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file "
+                          "as UTF-8") from exc
 
 
 def parse_platform(text: str) -> tuple[str, str]:

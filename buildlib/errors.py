@@ -35,3 +35,7 @@ class SelectionError(BuildlibError):
     """The user asked for a target, platform or profile that does not exist."""
 
     exit_code = 2
+
+
+class OutputError(BuildlibError):
+    """An output (a binary, bin/manifest.json, the build state) cannot be written: the machine, not the project."""

@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .config import Project
+from .config import Project, jobs_value
 from .errors import SelectionError
 
 SELECTOR_HELP = "a selector is BINARY, BINARY:GOOS/GOARCH or GOOS/GOARCH, comma-separated"
@@ -85,13 +85,8 @@ def select(targets: list[Target], selectors: str | None) -> list[Target]:
 
 
 def parse_jobs(value: object) -> int | str:
-    """``--jobs``: a positive integer or "auto"; anything else is an error, never a hang."""
-    text = str(value).strip().lower()
-    if text == "auto":
-        return "auto"
-    if not re.fullmatch(r"[+-]?\d+", text):
-        raise SelectionError(f'--jobs takes a positive integer or "auto", got "{value}"')
-    jobs = int(text)
-    if jobs < 1:
-        raise SelectionError(f'--jobs must be at least 1 (or "auto"), got {jobs}')
-    return jobs
+    """``--jobs``: the rule of build.jobs (``config.jobs_value``); anything else is an error, never a hang."""
+    try:
+        return jobs_value(value)
+    except ValueError as exc:
+        raise SelectionError(f"--jobs {exc}") from exc

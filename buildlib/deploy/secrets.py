@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,7 +28,12 @@ class SecretError(BuildlibError):
 def read_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (``#`` comments, optional ``export`` and matching quotes)."""
     values = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SecretError(f"{path}: cannot read the secrets file: {why}") from exc
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _LINE.fullmatch(line)
@@ -53,15 +59,30 @@ def load(project: Project, cfg: DeployConfig, environ: Mapping[str, str] | None 
         if not path.is_file():
             raise project.error("deploy.secrets.file", f"{path} does not exist; create it with NAME=value lines "
                                 "(chmod 600), or export the secrets in the deployer's environment")
+        check_private(path)
         from_file = read_file(path)
     values = {}
     for name in cfg.secret_names:
         if name in environ:
-            values[name] = environ[name]
+            values[name], source = environ[name], "the deployer's environment"
         elif name in from_file:
-            values[name] = from_file[name]
+            values[name], source = from_file[name], str(path)
         else:
             where = f" or add it to {path}" if path else " or name a secrets file in deploy.secrets.file"
             raise SecretError(f"secret {name} is not set: export {name}=...{where}; secrets never come "
                               "from the repository")
+        if any(ch in values[name] for ch in "\n\r\0"):
+            raise SecretError(f"secret {name} (from {source}) contains a line break or NUL; the environment "
+                              "file holds one line per variable: put it on one line (e.g. base64-encode a key)")
     return values
+
+
+def check_private(path: Path) -> None:
+    """Refuse a secrets file that group or others may open, as ssh refuses a loose private key."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError as exc:
+        raise SecretError(f"{path}: cannot read the secrets file: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise SecretError(f"{path} is open to group or others (mode {mode:04o}); a secrets file must be private "
+                          f"to its owner: run `chmod 600 {shlex.quote(str(path))}`")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit
 
-from ..builder import BuildResult, Options
+from ..builder import BuildResult, Options, output_error
 from ..builder import build as run_build
+from ..errors import OutputError
 from ..gobuild import CompileError
 from ..progress import Display, human_size, table
 from ..report import history
-from .common import project, task
+from ..targets import matrix, parse_jobs
+from .common import not_blank, one, project, selection, task
 
 
 def _delta(size: int | None, before: int | None) -> str:
@@ -51,16 +53,24 @@ def report(result: BuildResult, explain: bool) -> str:
 def errors(result: BuildResult) -> str:
     """The failures, with one compile error shown once for all the platforms it broke."""
     compile_errors: dict[tuple[str, str], list[str]] = {}
-    lines = []
+    lines: list[str] = []
     for err in result.errors:
         cause = err.cause
         if isinstance(cause, CompileError):
             compile_errors.setdefault((cause.binaries, cause.diagnostics), []).append(cause.platform)
+        elif isinstance(cause, OutputError):
+            # Every step that writes meets the same full disk: one line says it.
+            if f"error: {cause}" not in lines:
+                lines.append(f"error: {cause}")
         else:
             lines.append(f"error: {err}")
     for (binaries, diagnostics), platforms in compile_errors.items():
-        lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}; "
-                     f"the previous binaries are untouched:\n{diagnostics}")
+        names = binaries.split(", ")
+        kept = any(r.size is not None for r in result.targets
+                   if r.status == "failed" and r.target.binary in names and r.target.platform in platforms)
+        # Only a target built before has a previous binary to keep.
+        note = "; the previous binaries are untouched" if kept else ""
+        lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}{note}:\n{diagnostics}")
     return "\n".join(lines)
 
 
@@ -74,18 +84,27 @@ def errors(result: BuildResult) -> str:
         "explain": "print per target why it was rebuilt (which input changed) or skipped",
     },
 )
-def build(c: Context, only: str = "", jobs: str = "", profile: str = "", version: str = "", force: bool = False,
-          explain: bool = False) -> None:
+def build(c: Context, only: str | None = None, jobs: str | None = None, profile: str | None = None,
+          version: str | None = None, force: bool = False, explain: bool = False) -> None:
     """Build the Go binaries into bin/<goos>_<goarch>/ and write bin/manifest.json."""
-    opts = Options(only=only or None, jobs=jobs or None, profile=profile or None, version=version or None,
-                   force=force, explain=explain)
     p = project(c)
+    targets = matrix(p)
+    selectors = [*sorted({t.binary for t in targets}), *sorted({t.platform for t in targets})]
+    selection("only", only, selectors, "every target")
+    opts = Options(only=only, jobs=parse_jobs(jobs) if jobs is not None else None,
+                   profile=one("profile", profile, sorted(p.profiles), f"build.profile ({p.build.profile})"),
+                   version=not_blank("version", version, "build.yaml's project.version"),
+                   force=force, explain=explain)
     result = run_build(p, opts, Display())
     print(report(result, explain))
     manifest_file = p.out_path() / "manifest.json"
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
-    if any(t.status == "built" for t in result.targets) and manifest_file.exists():
-        history.record("build", json.loads(manifest_file.read_text()), p.root)
+    # A failed run is not a figure of the trend either (and may have met a full disk).
+    if result.ok and any(t.status == "built" for t in result.targets) and manifest_file.is_file():
+        try:
+            history.record("build", json.loads(manifest_file.read_text()), p.root)
+        except OSError as exc:
+            raise output_error(exc, p.root) from exc
     if not result.ok:
         print(errors(result), file=sys.stderr)
         raise Exit(code=1)
@@ -97,16 +116,17 @@ def build(c: Context, only: str = "", jobs: str = "", profile: str = "", version
     "warm_only": "skip the cold runs (each cold run compiles the standard library for every platform)",
     "out": "where to write the JSON figures (default .build/bench.json)",
 })
-def bench(c: Context, cases: str = "a,b,c,d,e", warm_only: bool = False, out: str = "") -> None:
+def bench(c: Context, cases: str | None = None, warm_only: bool = False, out: str | None = None) -> None:
     """Measure serial and parallel builds of the matrix, cold and warm, and the no-op build."""
     from .. import bench as benchmark
 
     p = project(c)
-    chosen = [x.strip() for x in cases.split(",") if x.strip()]
+    chosen = selection("cases", cases, benchmark.Bench.CASES, "every case") or list(benchmark.Bench.CASES)
     unknown = [x for x in chosen if x not in benchmark.Bench.CASES]
-    if unknown or not chosen:
-        raise Exit(f"error: unknown bench case(s) {', '.join(unknown) or '(none)'}; "
+    if unknown:
+        raise Exit(f"error: unknown bench case(s) {', '.join(unknown)}; "
                    f"valid: {', '.join(benchmark.Bench.CASES)}", code=2)
+    out = not_blank("out", out, ".build/bench.json")
     path = Path(out) if out else p.root / ".build" / "bench.json"
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,
                            echo=lambda line: print(line, file=sys.stderr, flush=True))

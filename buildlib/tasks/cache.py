@@ -8,7 +8,7 @@ from .. import gocache, state
 from ..builder import Options, prepare
 from ..gobuild import clean_stale_temps
 from ..progress import human_size, table
-from .common import project, task
+from .common import one, project, task
 
 
 @task
@@ -39,9 +39,10 @@ def info(c: Context) -> None:
 
 
 @task(help={"platform": "GOOS/GOARCH, e.g. linux/arm64; without it, one line per platform of build.yaml"})
-def key(c: Context, platform: str = "") -> None:
+def key(c: Context, platform: str | None = None) -> None:
     """Print a stable CI cache key from go.sum, the Go version and the platform."""
     p = project(c)
+    platform = one("platform", platform, gocache.project_platforms(p), "one line per platform")
     recipe = prepare(p, Options())[0]
     if platform:
         print(gocache.ci_key(recipe, platform))

@@ -11,7 +11,7 @@ from .. import debt as scorecard
 from ..atomic import write_json
 from ..errors import BuildlibError, SelectionError
 from ..report import record
-from .common import project, task
+from .common import not_blank, project, task
 
 FORMATS = ("table", "json")
 
@@ -30,6 +30,7 @@ class DebtTooHigh(BuildlibError):
 def debt(c: Context, format: str = "table", output: str | None = None,  # noqa: A002 - the flag is --format
          threshold: str | None = None) -> None:
     """Score the tech debt (markers, coverage, stale dependencies); fail above the threshold."""
+    output = not_blank("output", output, "only .build/debt.json")
     if format not in FORMATS:
         raise SelectionError(f'unknown format "{format}"; allowed: {", ".join(FORMATS)}')
     if threshold is not None:

@@ -9,7 +9,10 @@ from invoke import Collection, Context
 
 from ..deploy import settings
 from ..errors import BuildlibError, SelectionError
-from .common import project, task
+from .common import not_blank, one, project, selection, task
+
+# Where `invoke deploy.render` writes without --out: with the build's other private outputs.
+RENDER_DIR = ".build/deploy-render"
 
 _HOSTS = "hosts or groups from build.yaml deploy, comma-separated (default: every host)"
 _ENV = "environment row of deploy.environments (default: deploy.environment)"
@@ -35,6 +38,9 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
 
     p = project(c)
     cfg = settings.load(p)
+    hosts, env, profile = _hosts(cfg, hosts), _env(cfg, env), _profile(cfg, profile)
+    version = not_blank("version", version, "the manifest's version")
+    size = _batch(batch) or cfg.batch
     chosen = fleet.select_hosts(cfg, hosts)
     platforms: dict[str, list[str]] = {}
     for h in chosen:
@@ -44,17 +50,25 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
     with_secrets = render.render(cfg, p.root, profile, env, secrets.load(p, cfg))
     env_file = with_secrets.files[render.env_name(cfg)].content.encode()
     job = Rollout(p, cfg, rel, rendering, env_file, dry=dry_run)
-    finish(job, job.run(chosen, _batch(batch) or cfg.batch))
+    finish(job, job.run(chosen, size))
 
 
-@task(help={"out": "directory to write <profile>/ renderings into", "env": _ENV})
-def render(c: Context, out: str, env: str | None = None) -> None:
+@task(help={"out": f"directory to write <profile>/ renderings into (default {RENDER_DIR}/)", "env": _ENV})
+def render(c: Context, out: str | None = None, env: str | None = None) -> None:
     """Render the systemd units, nginx site and environment file of every profile."""
     from ..deploy import render as rendering
 
     p = project(c)
     cfg = settings.load(p)
-    written = rendering.render_all(cfg, p.root, Path(out), env)
+    env = _env(cfg, env)
+    out = not_blank("out", out, RENDER_DIR)
+    folder = Path(out) if out is not None else p.root / RENDER_DIR
+    if out is not None and out.startswith("-"):
+        # An option invoke did not know (e.g. a typo) must not become a directory named after it.
+        raise SelectionError(f'--out "{out}" looks like an option, not a directory; see `invoke deploy.render '
+                             "--help`, or write ./" + out + " for a directory of that name")
+    written = rendering.render_all(cfg, p.root, folder, env)
+    print(f"rendered into {_shown(folder)}")
     for profile, paths in written.items():
         marker = " (deploy.profile)" if profile == cfg.profile else ""
         print(f"{profile}{marker}:")
@@ -71,6 +85,8 @@ def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  
 
     p = project(c)
     cfg = settings.load(p)
+    env = _env(cfg, env)
+    dir = not_blank("dir", dir, "a fresh rendering")  # noqa: A001 - the flag's name
     with tempfile.TemporaryDirectory(prefix="deploy-render-") as tmp:
         folder = Path(dir) if dir else Path(tmp)
         if not dir:
@@ -89,7 +105,7 @@ def status(c: Context, hosts: str | None = None) -> None:
 
     p = project(c)
     cfg = settings.load(p)
-    statuses = report.collect(p, cfg, fleet.select_hosts(cfg, hosts))
+    statuses = report.collect(p, cfg, fleet.select_hosts(cfg, _hosts(cfg, hosts)))
     print(report.table(statuses))
     for line in report.advice(cfg, statuses):
         print(line)
@@ -108,7 +124,31 @@ def rollback(c: Context, hosts: str | None = None, batch: str | None = None, pro
 
     p = project(c)
     cfg = settings.load(p)
-    back.run(p, cfg, fleet.select_hosts(cfg, hosts), _batch(batch) or cfg.batch, profile or cfg.profile, dry_run)
+    hosts, profile, size = _hosts(cfg, hosts), _profile(cfg, profile), _batch(batch) or cfg.batch
+    back.run(p, cfg, fleet.select_hosts(cfg, hosts), size, profile or cfg.profile, dry_run)
+
+
+def _hosts(cfg: settings.DeployConfig, value: str | None) -> str | None:
+    """--hosts, checked by the shared rule: blank is an error, only its absence means every host."""
+    valid = [*cfg.hosts, *(f"{g} (group)" for g in cfg.groups)]
+    selection("hosts", value, valid, "every host")
+    return value
+
+
+def _env(cfg: settings.DeployConfig, value: str | None) -> str | None:
+    return one("env", value, sorted(cfg.environments), f"deploy.environment ({cfg.environment})")
+
+
+def _profile(cfg: settings.DeployConfig, value: str | None) -> str | None:
+    return one("profile", value, settings.PROFILES, f"deploy.profile ({cfg.profile})")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _batch(value: str | int | None) -> int | None:

@@ -8,7 +8,7 @@ from .. import environments
 from ..config import Project
 from ..errors import SelectionError
 from ..progress import columns
-from .common import project, task
+from .common import one, project, task
 
 FORMATS = ("env", "json")
 
@@ -22,6 +22,7 @@ FORMATS = ("env", "json")
 def env(c: Context, profile: str | None = None, format: str = "env") -> None:  # noqa: A002 - the flag is --format
     """Print the values of an environment profile from build.yaml."""
     p = project(c)
+    profile = one("profile", profile, environments.names(p), "a table of every environment")
     if format not in FORMATS:
         raise SelectionError(f'unknown format "{format}"; allowed: {", ".join(FORMATS)}')
     if profile is None:

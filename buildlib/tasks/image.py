@@ -19,9 +19,14 @@ from ..images.errors import BudgetExceeded, PolicyViolation
 from ..images.sizes import mb
 from ..progress import table
 from ..report import history
-from .common import project, task
+from .common import not_blank, one, project, selection, task
 
 _VARIANT_HELP = "a variant (alpine, distroless, scratch); repeat or comma-separate; default images.variants"
+
+
+def _variants(value: list[str] | None) -> None:
+    """--variant, checked by the shared rule: blank is an error, only its absence means images.variants."""
+    selection("variant", value, settings_mod.VARIANTS, "images.variants")
 
 
 def _settings(c: Context) -> settings_mod.ImageSettings:
@@ -43,11 +48,15 @@ def _settings(c: Context) -> settings_mod.ImageSettings:
         "version": "version for tags and labels instead of build.yaml's (in-docker mode)",
     },
 )
-def build(c: Context, variant: list[str] | None = None, mode: str = "", local_bases: bool = False,
-          offline: bool = False, jobs: int = 0, no_cache: bool = False, repository: str = "",
-          label: list[str] | None = None, version: str = "") -> None:
+def build(c: Context, variant: list[str] | None = None, mode: str | None = None, local_bases: bool = False,
+          offline: bool = False, jobs: int = 0, no_cache: bool = False, repository: str | None = None,
+          label: list[str] | None = None, version: str | None = None) -> None:
     """Build the image variants with BuildKit (tags REPO:VARIANT and REPO:VERSION-VARIANT)."""
+    _variants(variant)
     s = _settings(c)
+    mode = one("mode", mode, settings_mod.MODES, "images.mode")
+    repository = not_blank("repository", repository, "images.repository")
+    version = not_blank("version", version, "build.yaml's project.version")
     if mode and mode not in settings_mod.MODES:
         raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
     opts = build_mod.Options(
@@ -82,11 +91,16 @@ _SHARED = "accepted and ignored, so `nox -s image size_check -- ARGS` can pass o
         **{flag: _SHARED for flag in ("mode", "local_bases", "offline", "jobs", "no_cache", "label", "version")},
     },
 )
-def check(c: Context, variant: list[str] | None = None, json: bool = False, report: str = "", image: str = "",
-          repository: str = "", mode: str = "", local_bases: bool = False, offline: bool = False, jobs: int = 0,
-          no_cache: bool = False, label: list[str] | None = None, version: str = "") -> None:
+def check(c: Context, variant: list[str] | None = None, json: bool = False, report: str | None = None,
+          image: str | None = None, repository: str | None = None, mode: str | None = None,
+          local_bases: bool = False, offline: bool = False, jobs: int = 0, no_cache: bool = False,
+          label: list[str] | None = None, version: str | None = None) -> None:
     """Check sizes against budgets and the policy (non-root, no shell, no secrets, healthcheck)."""
+    _variants(variant)
     s = _settings(c)
+    report = not_blank("report", report, "only .build/size_check.json")
+    image = not_blank("image", image, "the project's variants")
+    repository = not_blank("repository", repository, "images.repository")
     if image:
         results = [check_mod.check_image(image)]
     else:
@@ -127,9 +141,12 @@ def _json_text(doc: object) -> str:
         "shutdown_timeout": "seconds SIGTERM may take to stop the service (sets SHUTDOWN_TIMEOUT)",
     },
 )
-def smoke(c: Context, variant: list[str] | None = None, repository: str = "", shutdown_timeout: int = 10) -> None:
+def smoke(c: Context, variant: list[str] | None = None, repository: str | None = None,
+          shutdown_timeout: int = 10) -> None:
     """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
+    _variants(variant)
     s = _settings(c)
+    repository = not_blank("repository", repository, "images.repository")
     repo = repository or s.repository
     rows = []
     for v in s.select(variant):
@@ -173,8 +190,8 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
 def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
           touch: str = "internal/server/router.go", json: str = "") -> None:
     """Measure sizes, rebuild with/without cache mounts, parallel builds and reproducibility."""
+    parts = tuple(selection("only", only, bench_mod.PARTS, "every part") or bench_mod.PARTS)
     s = _settings(c)
-    parts = tuple(p.strip() for item in (only or []) for p in item.split(",") if p.strip()) or bench_mod.PARTS
     unknown = [p for p in parts if p not in bench_mod.PARTS]
     if unknown:
         raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(bench_mod.PARTS)}')

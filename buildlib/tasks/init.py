@@ -9,7 +9,7 @@ from invoke import Collection, Context
 from ..errors import BuildlibError, SelectionError
 from ..template import adopt as adopt_repo
 from ..template import kit, new
-from .common import task
+from .common import not_blank, task
 
 
 def _template_root(c: Context) -> Path:
@@ -88,6 +88,10 @@ def _print_update(dest: Path, out: kit.Outcome) -> None:
 def init(c: Context, module: str | None = None, name: str | None = None, dest: str | None = None,
          force: bool = False, adopt: bool = False, update: bool = False) -> None:
     """Write a new service from this template, adopt the kit into a repository, or update it there."""
+    module = not_blank("module", module, "go.mod's module with --adopt")
+    name = not_blank("name", name, "the module path's last element")
+    if dest is not None and not dest.strip():
+        raise SelectionError("--dest is empty; name a directory, e.g. --dest ../orders")
     if adopt and update:
         raise SelectionError("--adopt and --update do different things; pass one of them")
     if update:

@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Collection, Context
 
 from ..report.generate import DEFAULT_OUTPUT, default_paths, generate
-from .common import project, task
+from .common import not_blank, project, task
 
 
 @task(
@@ -20,15 +20,17 @@ from .common import project, task
         "no_record": "do not add these results to .build/history.jsonl",
     }
 )
-def report(c: Context, output: str = str(DEFAULT_OUTPUT), manifest: str | None = None, bench: str | None = None,
+def report(c: Context, output: str | None = None, manifest: str | None = None, bench: str | None = None,
            sizes: str | None = None, debt: str | None = None, no_record: bool = False) -> None:
     """Write an HTML page of charts from the last build, bench, size_check and debt results."""
+    output = not_blank("output", output, str(DEFAULT_OUTPUT))
     p = project(c)
     paths = default_paths(p)
-    for kind, given in (("build", manifest), ("bench", bench), ("size_check", sizes), ("debt", debt)):
-        if given:
+    for kind, flag, given in (("build", "manifest", manifest), ("bench", "bench", bench),
+                              ("size_check", "sizes", sizes), ("debt", "debt", debt)):
+        if not_blank(flag, given, f"the default {kind} file"):
             paths[kind] = Path(given).absolute()
-    done = generate(p, Path(output), paths, record_latest=not no_record)
+    done = generate(p, Path(output or DEFAULT_OUTPUT), paths, record_latest=not no_record)
     for kind in ("build", "bench", "size_check", "debt"):
         print(f"{kind:<11} {'included' if kind in done.latest else 'none yet'}"
               f"   history: {done.history.get(kind, 0)} result(s)")

@@ -19,7 +19,7 @@ const statusClientClosedRequest = 499
 func registerAPI(api *gin.RouterGroup, timeout time.Duration, now func() time.Time) {
 	api.Use(apiTimeout(timeout))
 	v1 := api.Group("/v1")
-	v1.GET("/ping", ping(timeout, now))
+	getAndHead(v1, "/ping", ping(timeout, now))
 }
 
 // apiTimeout gives each API request a deadline. Handlers must honour the

@@ -53,10 +53,10 @@ func (r *Readiness) State() State { return State(r.state.Load()) }
 func registerHealth(r gin.IRoutes, ready *Readiness) {
 	// Liveness stays 200 while draining: restarting a process that is
 	// finishing its in-flight requests would defeat graceful shutdown.
-	r.GET("/healthz", func(c *gin.Context) {
+	getAndHead(r, "/healthz", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
-	r.GET("/readyz", func(c *gin.Context) {
+	getAndHead(r, "/readyz", func(c *gin.Context) {
 		s := ready.State()
 		code := http.StatusOK
 		if s != StateReady {

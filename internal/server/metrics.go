@@ -55,5 +55,5 @@ func registerMetrics(r gin.IRoutes, reg *prometheus.Registry, logger *slog.Logge
 		// failing the whole scrape over one broken collector.
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	r.GET("/metrics", gin.WrapH(h))
+	getAndHead(r, "/metrics", gin.WrapH(h))
 }

@@ -80,3 +80,11 @@ func routeLabel(c *gin.Context) string {
 	}
 	return "unmatched"
 }
+
+// getAndHead registers a GET route and a HEAD route with the same handlers.
+// Monitors, proxies and `curl -I` probe with HEAD; net/http drops the body of
+// a HEAD response, so the same handlers give the same status and headers
+// without one. Every GET route goes through here (a test checks it).
+func getAndHead(r gin.IRoutes, path string, handlers ...gin.HandlerFunc) {
+	r.Match([]string{http.MethodGet, http.MethodHead}, path, handlers...)
+}

@@ -9,7 +9,7 @@ import (
 )
 
 func registerVersion(r gin.IRoutes, info version.Info) {
-	r.GET("/version", func(c *gin.Context) {
+	getAndHead(r, "/version", func(c *gin.Context) {
 		c.JSON(http.StatusOK, info)
 	})
 }

@@ -42,7 +42,7 @@ func registerWeb(r *gin.Engine, serviceName string, info version.Info, enableCac
 	}
 
 	data := indexData{ServiceName: serviceName, Version: info}
-	r.GET("/", func(c *gin.Context) {
+	getAndHead(r, "/", func(c *gin.Context) {
 		// The page shows the running version, so it must not outlive a deploy.
 		c.Header("Cache-Control", "no-cache")
 		c.HTML(http.StatusOK, "index.html", data)
@@ -53,8 +53,7 @@ func registerWeb(r *gin.Engine, serviceName string, info version.Info, enableCac
 		cacheControl = "public, max-age=86400"
 	}
 	serve := staticHandler(static, etags, cacheControl)
-	r.GET("/static/*filepath", serve)
-	r.HEAD("/static/*filepath", serve)
+	getAndHead(r, "/static/*filepath", serve)
 	return nil
 }
 

@@ -122,6 +122,7 @@ def test_secrets_come_from_the_environment_then_the_file(tree: Path, tmp_path_fa
 
     outside = tmp_path_factory.mktemp("home") / "secrets.env"
     outside.write_text("# deploy secrets\nexport DB_PASSWORD='from file'\n")
+    outside.chmod(0o600)
     edit(tree, "    file: null ", f"    file: {outside} ")
     project = config.load(tree / "build.yaml")
     cfg = settings.load(project)
@@ -131,3 +132,59 @@ def test_secrets_come_from_the_environment_then_the_file(tree: Path, tmp_path_fa
     with pytest.raises(secrets.SecretError, match=r"^secret DB_PASSWORD is not set: export DB_PASSWORD=\.\.\. or "
                        rf"add it to {outside}; secrets never come from the repository$"):
         secrets.load(project, cfg, environ={})
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o660])
+def test_a_secrets_file_open_to_group_or_others_is_refused(tree: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                           mode: int) -> None:
+    from buildlib.deploy import secrets
+
+    outside = tmp_path_factory.mktemp("home") / "secrets.env"
+    outside.write_text("DB_PASSWORD=hunter2\n")
+    outside.chmod(mode)
+    edit(tree, "    file: null ", f"    file: {outside} ")
+    project = config.load(tree / "build.yaml")
+    with pytest.raises(secrets.SecretError) as caught:
+        secrets.load(project, settings.load(project), environ={})
+    assert str(caught.value) == (f"{outside} is open to group or others (mode {mode:04o}); a secrets file must be "
+                                 f"private to its owner: run `chmod 600 {outside}`")
+    assert caught.value.exit_code == 2
+    outside.chmod(0o600)
+    assert secrets.load(project, settings.load(project), environ={}) == {"DB_PASSWORD": "hunter2"}
+
+
+@pytest.mark.parametrize("value", ["line one\nline two", "ends with a break\n", "carriage\rreturn", "nul\0byte"])
+def test_a_secret_with_a_line_break_names_the_variable(tree: Path, value: str) -> None:
+    from buildlib.deploy import secrets
+
+    project = config.load(tree / "build.yaml")
+    with pytest.raises(secrets.SecretError) as caught:
+        secrets.load(project, settings.load(project), environ={"DB_PASSWORD": value})
+    assert str(caught.value) == ("secret DB_PASSWORD (from the deployer's environment) contains a line break or NUL; "
+                                 "the environment file holds one line per variable: put it on one line (e.g. "
+                                 "base64-encode a key)")
+    assert caught.value.exit_code == 2
+
+
+def test_deploy_render_help_prints_help_and_renders_nothing(tree: Path) -> None:
+    done = run_invoke("-r", str(REPO), "deploy.render", "--help", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    assert "Render the systemd units, nginx site and environment file of every profile." in done.stdout
+    assert "-o STRING, --out=STRING" in done.stdout
+    assert sorted(p.name for p in tree.iterdir()) == ["build.yaml", "cmd", "deploy", "internal"]
+
+
+def test_deploy_render_without_out_renders_under_build(tree: Path) -> None:
+    done = run_invoke("-r", str(REPO), "deploy.render", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rendered into .build/deploy-render\n"), done.stdout
+    assert sorted(p.name for p in (tree / ".build" / "deploy-render").iterdir()) == ["hardened", "strict"]
+    assert (tree / ".build" / "deploy-render" / "strict" / "ginsvc.service").is_file()
+
+
+def test_deploy_render_refuses_an_option_as_its_directory(tree: Path) -> None:
+    done = run_invoke("-r", str(REPO), "deploy.render", "--out", "--hepl", cwd=tree)
+    assert done.returncode == 2
+    assert done.stderr == ('error: --out "--hepl" looks like an option, not a directory; see `invoke '
+                           "deploy.render --help`, or write ./--hepl for a directory of that name\n")
+    assert not (tree / "--hepl").exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,9 +73,12 @@ def test_untidy_go_mod_stops_before_any_compile(built_copy: Path) -> None:
     (["--only", "server:windows/amd64"], 'unknown platform "windows/amd64" (did you mean "linux/amd64"?); '
                                          "valid platforms: darwin/arm64, linux/amd64, linux/arm64"),
     (["--only", "plan9/386"], 'unknown platform "plan9/386"; valid platforms: darwin/arm64, linux/amd64'),
-    (["--jobs", "0"], '--jobs must be at least 1 (or "auto"), got 0'),
-    (["--jobs=-1"], '--jobs must be at least 1 (or "auto"), got -1'),
-    (["--jobs", "abc"], '--jobs takes a positive integer or "auto", got "abc"'),
+    # The rule of build.jobs, word for word (tests/foundation checks the file's side).
+    (["--jobs", "0"], '--jobs "0" is not an integer from 1 to 256, or auto'),
+    (["--jobs=-1"], '--jobs "-1" is not an integer from 1 to 256, or auto'),
+    (["--jobs", "abc"], '--jobs "abc" is not an integer from 1 to 256, or auto'),
+    (["--jobs", "100000"], '--jobs "100000" is not an integer from 1 to 256, or auto'),
+    (["--jobs", ""], '--jobs "" is not an integer from 1 to 256, or auto'),
     (["--profile", "fast"], 'unknown profile "fast"; known profiles: dev, release'),
 ])
 def test_bad_selection_is_an_error_with_the_valid_choices(built_tree: Path, args: list[str], message: str) -> None:
@@ -81,3 +87,74 @@ def test_bad_selection_is_an_error_with_the_valid_choices(built_tree: Path, args
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert (built_tree / "bin" / "manifest.json").read_bytes() == before
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture
+def mount_on(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``mount_on(ARGS..., target)``: a real mount (the tests run as root), undone afterwards."""
+    mounted: list[Path] = []
+
+    def mount(*args: str) -> None:
+        subprocess.run(["mount", *args], check=True)
+        mounted.append(Path(args[-1]))
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def test_a_full_disk_while_the_state_is_written_is_one_error(built_copy: Path, mount_on) -> None:  # type: ignore[no-untyped-def]
+    # 64 KiB: the first platform's record fits, the whole state (70 KB) does not.
+    mount_on("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(built_copy / ".build"))
+    done = run_invoke("build", "--force", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert _error_lines(done.stderr) == [
+        "error: cannot write .build/build-state.json or bin/manifest.json: no space left on device; free space "
+        "(df -h .build bin) and run again; the binaries of this run are installed but not recorded, so the next "
+        "build builds them again"]
+    rows = dict(re.findall(r"^(\S+:\S+)\s+(built|skipped|failed)", done.stdout, re.M))
+    assert "failed" in rows.values()
+    state_file = built_copy / ".build" / "build-state.json"
+    recorded = json.loads(state_file.read_text())["targets"] if state_file.exists() else {}
+    # "built" only beside a target this run recorded; the others say failed.
+    assert {t for t, status in rows.items() if status == "built"} == set(recorded)
+    assert not list(built_copy.glob("bin/*/.tmp-*"))
+
+
+def test_a_read_only_out_dir_is_refused_before_any_compile(built_copy: Path, mount_on) -> None:  # type: ignore[no-untyped-def]
+    before = {p: sha256(p) for p in (built_copy / "bin").rglob("*") if p.is_file()}
+    bin_dir = str(built_copy / "bin")
+    mount_on("--bind", bin_dir, bin_dir)
+    mount_on("-o", "remount,bind,ro", bin_dir)
+    done = run_invoke("build", "--force", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == ("error: cannot write bin: read-only file system; remount it read-write, or set "
+                           "build.out_dir to a writable directory\n")
+    assert "start  build" not in done.stdout
+    assert {p: sha256(p) for p in (built_copy / "bin").rglob("*") if p.is_file()} == before
+
+
+def test_a_directory_in_place_of_the_manifest_is_refused(built_copy: Path) -> None:
+    (built_copy / "bin" / "manifest.json").unlink()
+    (built_copy / "bin" / "manifest.json").mkdir()
+    done = run_invoke("build", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == ("error: bin/manifest.json is a directory, not the build's manifest file: move it away "
+                           "(mv bin/manifest.json bin/manifest.json.old) and run again\n")
+    assert (built_copy / "bin" / "manifest.json").is_dir()
+
+
+def test_untouched_previous_binaries_are_claimed_only_when_there_were_some(built_copy: Path) -> None:
+    shutil.rmtree(built_copy / "bin")
+    shutil.rmtree(built_copy / ".build")
+    main = built_copy / "cmd" / "server" / "main.go"
+    main.write_text(main.read_text().replace("func main() {", "func main() {\n\tundefinedOnPurpose()", 1))
+    done = run_invoke("build", "--only", "server:linux/amd64", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 1
+    assert "error: go build failed for server on linux/amd64:\n" in done.stderr, done.stderr
+    assert "untouched" not in done.stderr
