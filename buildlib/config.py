@@ -23,6 +23,7 @@ from .schema import (
     ListOf,
     MapOf,
     Nullable,
+    OneOf,
     Record,
     Schema,
     Source,
