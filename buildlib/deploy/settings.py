@@ -92,11 +92,12 @@ def _section(fields: dict[str, Field]) -> Field:
 
 SECTION = _section(
     {
-        "binary": Field(Str(), default="server"),
+        # null: build.yaml's service: (binary, port, health) — one description of the app.
+        "binary": Field(Nullable(Str()), default=None),
         "profile": Field(Str(choices=PROFILES), default="strict"),
         # A name from the top-level `environments:` section (buildlib.environments).
         "environment": Field(Str(), default="prod"),
-        "port": Field(_PORT, default=8080),
+        "port": Field(Nullable(_PORT), default=None),
         "domain": Field(Str(check=hostname_problem, what="a domain name"), default="localhost"),
         "user": Field(
             Nullable(Str(pattern=r"[a-z_][a-z0-9_-]{0,31}", pattern_help="a Unix user name")), default=None
@@ -130,8 +131,8 @@ SECTION = _section(
         ),
         "health": _section(
             {
-                "path": Field(Str(pattern=r"/[A-Za-z0-9._/-]*", pattern_help="an URL path like /readyz"),
-                              default="/readyz"),
+                "path": Field(Nullable(Str(pattern=r"/[A-Za-z0-9._/-]*", pattern_help="an URL path like /readyz")),
+                              default=None),
                 "timeout": Field(Number(min=1), default=30),
                 "interval": Field(Number(min=0.1), default=1),
                 "passes": Field(Int(min=1, max=20), default=2),
@@ -249,8 +250,23 @@ class DeployConfig:
 
 def load(project: Project) -> DeployConfig:
     """The ``deploy:`` section of ``project``, checked across keys."""
-    raw = project.extra["deploy"]
+    from .. import service as service_mod
+
+    raw = dict(project.extra["deploy"])
     err = project.error
+    svc = service_mod.load(project)
+    if raw["port"] is not None and raw["port"] != svc.port:
+        raise err("deploy.port", f"{raw['port']} disagrees with service.port ({svc.port}), where the app listens: "
+                  "the unit and nginx would send traffic to a port nothing serves; leave deploy.port out")
+    if raw["binary"] is not None and raw["binary"] != svc.binary:
+        raise err("deploy.binary", f'"{raw["binary"]}" disagrees with service.binary ("{svc.binary}"); leave '
+                  "deploy.binary out so both say the same")
+    raw["binary"] = raw["binary"] or svc.binary
+    raw["port"] = raw["port"] or svc.port
+    health_path = raw["health"]["path"] or svc.health
+    if health_path is None:
+        raise err("deploy.health.path", "the service has no health route (service.health: null), and the rollout "
+                  "gates each host on one; name a path that answers 200 when the service is ready")
     if raw["binary"] not in project.binaries:
         raise err("deploy.binary", f'"{raw["binary"]}" is not in binaries; known: '
                   f'{", ".join(sorted(project.binaries))}')
@@ -292,7 +308,7 @@ def load(project: Project) -> DeployConfig:
         static_max_age=raw["static_max_age"],
         secret_names=secrets,
         secrets_file=raw["secrets"]["file"],
-        health=Health(health["path"], float(health["timeout"]), float(health["interval"]), health["passes"]),
+        health=Health(health_path, float(health["timeout"]), float(health["interval"]), health["passes"]),
         security={k: float(v) for k, v in raw["security"].items()},
         keep_releases=raw["keep_releases"],
         batch=raw["batch"],

@@ -90,8 +90,12 @@ def test_the_task_reports_the_line_and_exits_2(tree: Path) -> None:
          '"web4" is not in deploy.hosts; known hosts: web1, web2, web3'),
         ("  environment: prod ", "  environment: staging ", "deploy.environment",
          '"staging" is not in the environments section; defined: dev, test, prod'),
-        ("  binary: server ", "  binary: worker ", "deploy.binary",
-         '"worker" is not in binaries; known: healthcheck, server'),
+        # One description of the app: the deploy may not name another binary or port than service: does.
+        ("  binary: server                #", "  binary: worker                #", "deploy.binary",
+         '"worker" disagrees with service.binary ("server"); leave deploy.binary out so both say the same'),
+        ("  port: 8080                    #", "  port: 9090                    #", "deploy.port",
+         "9090 disagrees with service.port (8080), where the app listens: the unit and nginx would send traffic "
+         "to a port nothing serves; leave deploy.port out"),
         ("      GIN_MODE: debug", "      GIN_MODE: debug\n      DB_PASSWORD: hunter2",
          "environments.dev.env.DB_PASSWORD",
          "is a secret (deploy.secrets.names): it comes from the deployer's environment or the secrets file, "
