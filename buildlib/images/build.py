@@ -226,6 +226,19 @@ def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
     return [*argv, str(s.root)]
 
 
+def _registry_hint(p: Plan, found: buildlog.Failure) -> str:
+    """What to do when a base image's registry cannot be reached from here."""
+    ref = buildlog.unreachable_base(found)
+    if ref is None:
+        return ""
+    wanted = buildlog.short_ref(ref)
+    roles = [r for r, v in p.base_refs.items() if v and buildlog.short_ref(v) == wanted] or ["builder"]
+    keys = " or ".join(f"images.bases.{r}" for r in roles)
+    return (f"no registry answers for the base image {wanted}. Where none is reachable, make local stand-ins "
+            f"with `invoke image.bases` and build with `--local-bases` (or set {keys}: local); or point {keys} "
+            f"at a mirror that has it, e.g. mirror.example.internal/{wanted}")
+
+
 def _build_one(p: Plan, client: DockerCLI, variant: str) -> Built:
     s = p.settings
     log_dir = s.root / LOG_DIR
@@ -240,7 +253,8 @@ def _build_one(p: Plan, client: DockerCLI, variant: str) -> Built:
                                   env=client.env(), cwd=s.root)
         if proc.returncode != 0:
             found = buildlog.failure(log_path.read_text(errors="replace"))
-            raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(s.root)))
+            raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(s.root)),
+                                  _registry_hint(p, found))
         image_id = iidfile.read_text().strip()
     names = tags(s, variant, p.stamp.version, p.opts.repository)
     reproducible = s.reproducible if p.opts.reproducible is None else p.opts.reproducible

@@ -42,3 +42,25 @@ def failure(log: str) -> Failure:
     step, reason = failed
     printed = output.get(step, [])[-_TAIL:]
     return Failure(titles.get(step, f"step #{step}"), "\n".join([*printed, f"ERROR: {reason}"]))
+
+
+_METADATA = re.compile(r"^\[internal\] load metadata for (\S+)$")
+# What BuildKit says when a registry cannot be reached (DNS, TCP, TLS, proxy): not a missing image.
+_UNREACHABLE = re.compile(r"failed to do request|dial tcp|no such host|i/o timeout|connection refused|"
+                          r"TLS handshake|network is unreachable|proxyconnect", re.I)
+
+
+def unreachable_base(found: Failure) -> str | None:
+    """The image reference whose registry could not be reached, when that is why the build failed."""
+    m = _METADATA.match(found.step)
+    if m and _UNREACHABLE.search(found.output):
+        return m.group(1)
+    return None
+
+
+def short_ref(ref: str) -> str:
+    """docker.io/library/golang:1.26 -> golang:1.26, as build.yaml writes it."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref

@@ -32,14 +32,15 @@ class NoBuildKit(ToolError):
 class BuildStepFailed(ToolError):
     """A Dockerfile step exited non-zero; the message carries the step and its output."""
 
-    def __init__(self, variant: str, step: str, output: str, log_path: str) -> None:
+    def __init__(self, variant: str, step: str, output: str, log_path: str, hint: str = "") -> None:
         self.variant = variant
         self.step = step
         self.output = output
         super().__init__(
             f"building the {variant} image failed at step:\n  {step}\n"
             f"its output:\n{_indent(output)}\n"
-            f"full log: {log_path}"
+            + (f"{hint}\n" if hint else "")
+            + f"full log: {log_path}"
         )
 
 

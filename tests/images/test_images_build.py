@@ -99,3 +99,25 @@ def test_failing_step_is_named_with_its_output(scratch_copy: Path, local_bases: 
     assert "zz_broken.go" in err and "nosuchpackage" in err
     assert "\n    ERROR: " in err  # BuildKit's reason, after the step's own output
     assert "full log: .build/images/scratch.log" in err
+
+
+def test_an_unreachable_registry_says_what_to_do_here(scratch_copy: Path, local_bases: str, token: str,
+                                                      labels: list[str]) -> None:
+    # A registry on a closed port of 127.0.0.1: nothing answers, and no traffic leaves the machine.
+    text = re.sub(r"(?m)^    alpine: alpine:3\.22$", "    alpine: 127.0.0.1:1/alpine:3.22",
+                  (scratch_copy / "build.yaml").read_text())
+    text = text.replace("    builder: null ", "    builder: local ").replace(
+        "    distroless: gcr.io/distroless/static-debian12:nonroot", "    distroless: local")
+    (scratch_copy / "build.unreachable.yaml").write_text(text)
+    cfg = scratch_copy / "unreachable-invoke.yaml"
+    cfg.write_text(f"buildlib:\n  config: {scratch_copy / 'build.unreachable.yaml'}\n")
+    repo = f"buildlib-test-{token}-unreachable"
+    proc = run_invoke("-f", str(cfg), "image.build", "--variant", "alpine", "--mode", "prebuilt", "--repository",
+                      repo, *labels, cwd=scratch_copy, timeout=600)
+    remove_tags(repo)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[internal] load metadata for 127.0.0.1:1/alpine:3.22" in proc.stderr
+    assert ("no registry answers for the base image 127.0.0.1:1/alpine:3.22. Where none is reachable, make local "
+            "stand-ins with `invoke image.bases` and build with `--local-bases` (or set images.bases.alpine: "
+            "local); or point images.bases.alpine at a mirror that has it") in proc.stderr
+    assert "Traceback" not in proc.stderr
