@@ -161,7 +161,7 @@ import "embed"
 //go:embed static
 var Static embed.FS
 """,
-        "internal/assets/static/index.html": "<!doctype html><title>shop</title><p>shop</p>\n",
+        "internal/assets/static/shop.html": "<!doctype html><title>shop</title><p>shop</p>\n",
         "internal/settings/settings.go": """
 // Package settings reads config.yaml from the working directory.
 package settings
@@ -316,7 +316,11 @@ func main() {
 		port = "8080"
 	}
 	if os.Getenv("FAIL_HEALTH") == "1" {
-		select {} // broken: never listens
+		// Broken: never listens, and waits for SIGTERM (a bare select{} would be a deadlock Go ends at once).
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM)
+		<-stop
+		return
 	}
 	addr := ":" + port
 """ + _SERVE + "}\n",

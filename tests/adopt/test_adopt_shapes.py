@@ -84,7 +84,7 @@ def _what_the_app_needs(app: ginapps.App, port: int) -> None:
         assert status == 200 and body.endswith(b"+08:00"), body
     elif app.shape == "multi":  # config.yaml in the working directory, embedded assets
         assert _get(port, "/greeting") == (200, b"hello")
-        status, body = _get(port, "/ui/static/index.html")
+        status, body = _get(port, "/ui/static/shop.html")
         assert status == 200 and b"shop" in body
     elif app.shape == "cgo":  # a stub without cgo would answer 500 here
         assert _get(port, "/healthz") == (200, b"ok")
