@@ -12,7 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BuildlibError, ToolError
+from . import procs
+from .errors import BuildlibError
 from .inputs import module_go_files
 from .keys import digest
 
@@ -29,11 +30,8 @@ class StepNote:
 def _go(ctx: Any, *args: str) -> subprocess.CompletedProcess[str]:
     recipe = ctx.recipe
     env = recipe.env(recipe.project.platforms[0])
-    try:
-        return subprocess.run([recipe.go.path, *args], cwd=recipe.root, env=env, capture_output=True, text=True,
-                              timeout=1800)
-    except OSError as exc:
-        raise ToolError(f"cannot run {recipe.go.path}: {exc.strerror}") from exc
+    # Through procs: stopped with the build, and never left running after it (see procs).
+    return procs.run([recipe.go.path, *args], recipe.root, env, cancel=ctx.cancel, timeout=1800)
 
 
 def _modcache_sig(path: str) -> list[int]:

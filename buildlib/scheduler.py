@@ -5,7 +5,8 @@ succeed first) and ``run(ctx)``. Steps do the work; the scheduler decides the
 order, bounds the parallelism, times each step and wraps whatever a step
 raises into a ``StepFailed`` naming the step. A failed step fails only the
 steps that depend on it: independent targets still build and are reported.
-Steps with ``always = True`` (recording results) run even after a failure.
+Steps with ``always = True`` (recording results) run even after a failure; a
+step's ``after`` names are deps that order it without passing their failure on.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         for child in g.dependents.get(name, []):
             g.waiting_on[child].discard(name)
             child_step = g.steps[child]
-            if outcomes[name].status != "ok" and not getattr(child_step, "always", False):
+            soft = name in getattr(child_step, "after", ()) or getattr(child_step, "always", False)
+            if outcomes[name].status != "ok" and not soft:
                 if outcomes[child].status == "pending":
                     outcomes[child].status = "blocked"
                     outcomes[child].error = StepFailed(child, BuildlibError(f"not run: {name} failed"))

@@ -73,23 +73,32 @@ def test_scheduler_rejects_unknown_dependencies() -> None:
 
 
 @pytest.mark.parametrize(("requested", "compiles", "cpus", "jobs", "p"), [
-    ("auto", 3, 2, 3, 1),     # this machine: all three platforms at once, one package each
-    ("auto", 1, 2, 3, 2),     # one platform left: it gets both cores
+    ("auto", 3, 2, 3, 2),     # this machine: all three platforms at once, each may use both cores
+    ("auto", 1, 2, 3, 2),
     (1, 3, 2, 1, 2),
-    (8, 3, 2, 8, 1),
-    (8, 3, 16, 8, 5),
-    ("auto", 3, 8, 9, 2),
+    (8, 3, 2, 8, 2),
+    (8, 3, 16, 8, 16),
+    ("auto", 3, 8, 8, 8),     # memory: 64 GiB / 8 cores = 8 builds that may each run 8 compiles
 ])
-def test_jobs_times_p_never_exceeds_the_cores(requested: Any, compiles: int, cpus: int, jobs: int, p: int) -> None:
+def test_every_go_build_gets_all_the_cores(requested: Any, compiles: int, cpus: int, jobs: int, p: int) -> None:
+    # Work-conserving: a go build that ends up running alone (the last platform, the big service)
+    # must be able to use every core, so -p is never a share of the cores fixed at its start.
     par = parallelism(requested, compiles, Capacity(cpus=cpus, memory=64 << 30, why="test"))
     assert (par.jobs, par.go_p) == (jobs, p)
-    # Only -p 1 (the least a go build can get) may take the count of compilers past the cores.
-    assert min(par.jobs, compiles) * par.go_p <= max(cpus, min(par.jobs, compiles))
+    assert par.why.endswith(f"{min(jobs, compiles)} go build(s) at once, each with -p {p}")
 
 
-def test_auto_jobs_are_capped_by_memory() -> None:
-    par = parallelism("auto", 6, Capacity(cpus=8, memory=3 << 30, why="test"))
-    assert (par.jobs, par.go_p) == (3, 2)
+@pytest.mark.parametrize(("cpus", "gib", "compiles", "jobs", "p"), [
+    (8, 3, 6, 1, 3),      # 3 GiB: one build, three compiles or links at once
+    (2, 3, 3, 1, 2),
+    (2, 4, 3, 2, 2),
+    (2, 1, 3, 1, 1),
+])
+def test_memory_caps_builds_and_p(cpus: int, gib: int, compiles: int, jobs: int, p: int) -> None:
+    par = parallelism("auto", compiles, Capacity(cpus=cpus, memory=gib << 30, why="test"))
+    assert (par.jobs, par.go_p) == (jobs, p)
+    # One GiB per compile or link that may run at once.
+    assert min(par.jobs, compiles) * par.go_p <= max(1, gib)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("4", 4), (" 2 ", 2), (3, 3)])
