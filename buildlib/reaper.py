@@ -25,12 +25,20 @@ import time
 GRACE_S = 2.0
 
 
+_stopping = threading.Event()
+_child_done = threading.Event()
+
+
 def _stop_group() -> None:
-    """SIGTERM to the rest of the group, then SIGKILL to all of it, this process included."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """SIGTERM to the rest of the group (this process ignores it), then SIGKILL to all of it.
+
+    The SIGKILL comes once the command has ended, or after the grace period, and ends this process
+    too, with whatever of the group ignored SIGTERM.
+    """
+    _stopping.set()
     try:
         os.killpg(0, signal.SIGTERM)
-        time.sleep(GRACE_S)
+        _child_done.wait(GRACE_S)
         os.killpg(0, signal.SIGKILL)
     except ProcessLookupError:
         pass
@@ -54,9 +62,13 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: reaper.py FD -- COMMAND [ARGS...]\n")
         return 2
     fd, command = int(argv[1]), argv[3:]
+    # SIGTERM to the group (the build stopping it, or _stop_group) is for the command and its children;
+    # this process stays to report the status. Set here, in the main thread: a thread cannot.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
         os.close(fd)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an ignored signal would stay ignored across exec
         try:
             os.execvp(command[0], command)
         except OSError as exc:
@@ -69,8 +81,11 @@ def main(argv: list[str]) -> int:
             break
         except InterruptedError:
             continue
+    _child_done.set()
+    if _stopping.is_set():
+        # The build is gone and _stop_group is at work: its SIGKILL ends this process too.
+        time.sleep(GRACE_S + 60)
     # Whatever the command left running in the group (it crashed mid-build) goes with it.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(0, signal.SIGTERM)
     if os.WIFSIGNALED(status):

@@ -46,11 +46,11 @@ def _go_running(tree: Path, what: str) -> bool:
     return any(what in p for p in _processes_of(tree))
 
 
-def _start(tree: Path, *args: str) -> subprocess.Popen[str]:
+def _start(tree: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     # Its own session, as a CI job has: the process group can be killed as a whole.
     return subprocess.Popen([sys.executable, "-m", "invoke", "build", *args], cwd=tree, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "CI": "1"},
-                            start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "CI": "1", **(env or {})}, start_new_session=True)
 
 
 def _temp_dirs(tree: Path) -> list[Path]:
@@ -70,30 +70,42 @@ def _assert_true(tree: Path) -> None:
             assert entry["version"] == data["version"], f"{target}: {entry['version']} != header {data['version']}"
 
 
-def _kill_moment(tree: Path, moment: str, before: dict[str, str]) -> bool:
+def _kill_moment(tree: Path, moment: str, before: dict[str, int | None]) -> bool:
     """Whether the build has reached ``moment``."""
     if moment == "preflight":
         return _go_running(tree, "go mod verify")
-    if moment == "compile":
-        return _go_running(tree, "/compile ") or _go_running(tree, "/link ")
-    files = _files(tree)
-    return any(p.exists() and sha256(p) != before[t] for t, p in files.items() if t.endswith(ONLY))
+    if moment in ("compile", "link"):
+        return _go_running(tree, f"/{moment} ")
+    # A rename over the old binary gives the path a new inode: cheaper to watch than the content.
+    return any(_inode(p) != before[t] for t, p in _files(tree).items() if t.endswith(ONLY))
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 @pytest.mark.parametrize("whom", ["invoke", "group"])
-@pytest.mark.parametrize("moment", ["preflight", "compile", "install"])
+@pytest.mark.parametrize("moment", ["preflight", "compile", "link", "install"])
 def test_sigkill_leaves_no_go_process_no_temporary_file_and_a_true_manifest(built_copy: Path, moment: str,
                                                                             whom: str) -> None:
     before = {t: sha256(p) for t, p in _files(built_copy).items()}
     header_before = manifest(built_copy)["version"]
     # --force re-runs the preflight checks (go mod verify is the slowest); the new version makes every
     # linux/amd64 target stale, so go compiles and links.
-    run = _start(built_copy, "--only", ONLY, "--force", "--version", "9.9.9-kill")
+    # For the preflight and the compile, go runs on an empty build cache of its own: it would compile
+    # for a minute and more, so a go process that outlived the kill cannot pass for one that just
+    # finished. The link (seconds, writing nothing meanwhile) and the install need the warm cache.
+    cold = {"GOCACHE": str(built_copy.parent / "gocache")} if moment in ("preflight", "compile") else {}
+    run = _start(built_copy, "--only", ONLY, "--force", "--version", "9.9.9-kill", env=cold)
     deadline = time.monotonic() + 300
-    while not _kill_moment(built_copy, moment, before):
+    inodes = {t: _inode(p) for t, p in _files(built_copy).items()}
+    while not _kill_moment(built_copy, moment, inodes):
         assert run.poll() is None, f"the build ended before the {moment}: {run.communicate()}"
         assert time.monotonic() < deadline, f"no {moment} within 300s"
-        time.sleep(0.01 if moment == "install" else 0.05)
+        time.sleep(0.002 if moment == "install" else 0.05)
     if whom == "invoke":
         os.kill(run.pid, signal.SIGKILL)
     else:
@@ -101,14 +113,16 @@ def test_sigkill_leaves_no_go_process_no_temporary_file_and_a_true_manifest(buil
     run.communicate(timeout=60)
     assert run.returncode == -signal.SIGKILL
 
-    # The reaper gives compilers a 2 s grace after SIGTERM; nothing may be left after that.
+    # The reaper sends SIGTERM to its group the moment the build is gone (SIGKILL 2 s later to what
+    # ignored it): go, the compilers and the linker end at once. Without it, go would end only at its
+    # next write to the dead build's pipe, and a compiler or the linker would run to its end.
     survivors: list[str] = []
 
     def gone() -> bool:
         survivors[:] = _processes_of(built_copy)
         return not survivors
 
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 1.5
     while not gone() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not survivors, f"still running {moment} after SIGKILL of the {whom}:\n" + "\n".join(survivors)
@@ -158,3 +172,64 @@ def test_sigterm_and_sigint_stop_go_clean_up_and_say_what_was_kept(built_copy: P
     assert not _temp_dirs(built_copy), _temp_dirs(built_copy)
     assert {t: sha256(p) for t, p in _files(built_copy).items()} == before
     assert manifest(built_copy) == old_manifest
+
+
+CHILD = """
+import os, sys, time
+from buildlib import procs
+proc = procs.popen(["sh", "-c", "sleep 300 & sleep 300 & wait"], os.getcwd(), dict(os.environ))
+print(proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _live(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _group(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid and _live(int(entry.name)):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_the_reaper_stops_its_whole_group_when_the_build_is_killed(tmp_path: Path) -> None:
+    # A stand-in for invoke: it starts a command with children through procs and is then SIGKILLed.
+    build = subprocess.Popen([sys.executable, "-c", CHILD], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ})
+    assert build.stdout is not None
+    leader = int(build.stdout.readline())
+    wait_for(lambda: len(_group(leader)) >= 4, 30, "the reaper, sh and two sleeps")  # reaper, sh, 2 x sleep
+    members = _group(leader)
+    build.kill()
+    build.wait(timeout=30)
+    wait_for(lambda: not [p for p in members if _live(p)], 10, f"the group of {members} to be gone")
+
+
+def test_a_killed_runs_temporary_directories_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    from buildlib import procs
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    mine = tmp_path / f".tmp-{os.getpid()}-1"
+    gone = tmp_path / f".tmp-{dead.pid}-7"
+    parent = tmp_path / f".tmp-{os.getppid()}-2"
+    reused = tmp_path / f".tmp-{os.getppid()}-3"
+    other = tmp_path / "keep-me"
+    for d in (mine, gone, parent, reused, other):
+        d.mkdir()
+    # Made long before that process started: its pid was given to a later process.
+    os.utime(reused, (1_000_000, 1_000_000))
+    removed = procs.clean_stale([tmp_path, tmp_path / "missing"])
+    assert sorted(removed) == sorted([gone, reused])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, parent.name, other.name])

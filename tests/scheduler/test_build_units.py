@@ -171,3 +171,48 @@ def test_cache_info_reports_locations_and_last_build(built_tree: Path) -> None:
     assert done.stdout.splitlines()[0].split() == ["cache", "location", "from", "size"]
     assert "GOCACHE" in done.stdout and "GOMODCACHE" in done.stdout and "GOCACHEPROG" in done.stdout
     assert "last build (release profile):" in done.stdout
+
+
+def test_mains_with_one_output_name_share_as_few_go_builds_as_they_can() -> None:
+    from buildlib.builder import _compile_groups
+    from buildlib.plan import Plan
+    from buildlib.targets import Target
+
+    mains = {"svc": "./cmd/svc", "api": "./cmd/api", "gen-a": "./tools/a/gen", "gen-b": "./tools/b/gen",
+             "gen-c": "./tools/c/gen"}
+    plans = [Plan(target=Target(b, p, m), parts={}, old=None) for p in ("linux/amd64", "linux/arm64")
+             for b, m in mains.items()]
+    groups = [[p.target.binary for p in g] for g in _compile_groups(plans, "example.com/x")]
+    # Per platform: every distinct name in the first go build, one more build per repeated name.
+    assert groups == [["svc", "api", "gen-a"], ["gen-b"], ["gen-c"]] * 2
+
+
+def test_after_orders_a_step_without_passing_a_failure_on() -> None:
+    ctx = _ctx()
+    first = Sleep("first", fail=True)
+    second = Sleep("second", deps=("first",))
+    second.after = ("first",)  # type: ignore[attr-defined]
+    out = scheduler.run([first, second], ctx, 4)
+    assert out["first"].status == "failed"
+    assert out["second"].status == "ok"
+    assert ctx["order"] == ["first", "second"]
+
+
+def test_compile_steps_of_one_platform_run_one_after_the_other(built_copy: Path) -> None:
+    # Two mains named "gen" in two directories: go build -o DIR/ cannot take both at once.
+    for sub in ("a", "b"):
+        d = built_copy / "tools" / sub / "gen"
+        d.mkdir(parents=True)
+        (d / "main.go").write_text(f'package main\n\nimport "fmt"\n\nfunc main() {{ fmt.Println("{sub}") }}\n')
+    cfg = built_copy / "build.yaml"
+    cfg.write_text(cfg.read_text().replace("binaries:\n", "binaries:\n  gen-a:\n    main: ./tools/a/gen\n"
+                                           "  gen-b:\n    main: ./tools/b/gen\n", 1))
+    done = run_invoke("build", "--only", "linux/amd64", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "1 go build(s) at once, each with -p " in out
+    first = out.index("start  build linux/amd64: gen-a")
+    assert out.index("done   build linux/amd64: gen-a") < out.index("start  build linux/amd64: gen-b") \
+        and first < out.index("start  build linux/amd64: gen-b")
+    for name in ("gen-a", "gen-b"):
+        assert (built_copy / "bin" / "linux_amd64" / name).read_bytes()[:4] == b"\x7fELF"
