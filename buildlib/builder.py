@@ -127,6 +127,26 @@ class Context:
         self.outputs: dict[str, dict[str, Any]] = {}
         self.packages = {"compiled": 0, "needed": 0}
         self._lock = threading.Lock()
+        self._gates: dict[str, threading.Event] = {}
+        self._gate_ok: dict[str, bool] = {}
+
+    def step_finished(self, name: str, ok: bool) -> None:
+        """Called as each step ends: releases the compiles waiting on it to install (see ``wait_gate``)."""
+        with self._lock:
+            self._gates.setdefault(name, threading.Event())
+            self._gate_ok[name] = ok
+        self._gates[name].set()
+
+    def wait_gate(self, names: tuple[str, ...]) -> None:
+        """Wait for the checks ``names`` that a compile ran beside; ``Blocked`` when one did not pass."""
+        for name in names:
+            with self._lock:
+                event = self._gates.setdefault(name, threading.Event())
+            while not event.wait(0.2):
+                if self.cancel.is_set():
+                    raise procs.Cancelled("stopped")
+            if not self._gate_ok.get(name):
+                raise scheduler.Blocked(f"not installed: {name} failed")
 
     def count_packages(self, compiled: int, needed: int) -> None:
         """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
@@ -346,17 +366,23 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
         last_of: dict[str, str] = {}
         for group in groups:
             platform = group[0].target.platform
-            deps = ("tidy", "verify") + ((f"list {platform}",) if platform in to_list else ())
+            # go mod verify (seconds: it hashes every module) runs beside the compile, whose binaries are
+            # installed only once it passed; the tidy check (fast) still comes before any compile.
+            deps = ("tidy",) + ((f"list {platform}",) if platform in to_list else ())
             # A second run of one platform waits for the first to end, however it ended.
             after = (last_of[platform],) if platform in last_of else ()
-            step = Compile(platform, group, deps, after=after)
+            step = Compile(platform, group, deps, after=after, gate=("verify",))
             compile_names.append(step.name)
             last_of[platform] = step.name
             steps.append(step)
         record = Record(tuple(compile_names), plans, go_memo)
         steps.append(record)
         display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
-        events = scheduler.Events(started=display.started, finished=display.finished)
+        def finished(step: Any, outcome: scheduler.Outcome) -> None:
+            ctx.step_finished(step.name, outcome.status == "ok")
+            display.finished(step, outcome)
+
+        events = scheduler.Events(started=display.started, finished=finished)
         try:
             outcomes = scheduler.run(steps, ctx, par.jobs, events, ctx.cancel)
         finally:

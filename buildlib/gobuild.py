@@ -85,10 +85,12 @@ def _diagnostics(stderr: str, packages: set[str]) -> tuple[str, int]:
 class Compile:
     """Build the stale targets of one platform with one ``go build``."""
 
-    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...], after: tuple[str, ...] = ()) -> None:
+    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...], after: tuple[str, ...] = (),
+                 gate: tuple[str, ...] = ()) -> None:
         self.platform = platform
         self.plans = plans
         self.after = after
+        self.gate = gate  # steps that run beside the compile and must pass before its outputs are installed
         self.deps = deps + after
         ids = ", ".join(p.target.binary for p in plans)
         self.name = f"compile {platform}: {ids}" if after else (
@@ -156,6 +158,7 @@ class Compile:
             ctx.count_packages(compiled, len(packages))
             if code != 0:
                 return [(p, text or f"go build exited with status {code}") for p in todo]
+            ctx.wait_gate(self.gate)
             built = []
             for plan in todo:
                 produced = tmp / output_name(plan.target, ctx.module)

@@ -123,6 +123,7 @@ class VerifyModules(Check):
     label = "verify module cache (go mod verify)"
     deps = ("modules",)
     weight = 3  # the slowest check: start it first
+    light = True  # runs beside the compiles (which wait for it only to install), without taking a slot
 
     def key(self, ctx: Any) -> str:
         modcache = ctx.recipe.gomodcache()

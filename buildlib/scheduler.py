@@ -40,6 +40,10 @@ class StepFailed(BuildlibError):
         self.exit_code = getattr(cause, "exit_code", 1)
 
 
+class Blocked(BuildlibError):
+    """Raised by a step that found a step it needed had failed: it is reported as blocked, not failed."""
+
+
 @dataclass
 class Outcome:
     name: str
@@ -113,13 +117,24 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         events.started(step)
         return step.run(ctx)
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step") as pool:
+    # A ``light`` step (a check that mostly reads files, or waits on go) takes no slot of ``jobs``, so
+    # the compiles that may run beside it are not held back by it.
+    light = {n for n, st in g.steps.items() if getattr(st, "light", False)}
+
+    def heavy_running() -> int:
+        return sum(1 for n in running.values() if n not in light)
+
+    with ThreadPoolExecutor(max_workers=jobs + len(light), thread_name_prefix="step") as pool:
         try:
             while ready or running:
                 # Longest work first: a step may say how much it weighs.
                 ready.sort(key=lambda n: (-getattr(g.steps[n], "weight", 0), n))
-                while ready and len(running) < jobs:
-                    name = ready.pop(0)
+                while ready:
+                    pick = next((n for n in ready if n in light or heavy_running() < jobs), None)
+                    if pick is None:
+                        break
+                    ready.remove(pick)
+                    name = pick
                     if cancel.is_set() and not getattr(g.steps[name], "always", False):
                         outcomes[name].status = "cancelled"
                         settle(name)
@@ -137,7 +152,7 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
                     if exc is None:
                         out.status, out.value = "ok", fut.result()
                     else:
-                        out.status = "failed"
+                        out.status = "blocked" if isinstance(exc, Blocked) else "failed"
                         out.error = exc if isinstance(exc, StepFailed) else StepFailed(name, exc)
                         if not isinstance(exc, BuildlibError):
                             out.detail = "".join(traceback.format_exception(exc))
