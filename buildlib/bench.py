@@ -274,3 +274,181 @@ def run(project: config.Project, cases: list[str], cold: bool, out: Path,
     return report
 
 
+
+
+# -- a large generated project ---------------------------------------------------------------------
+# The template is small: its cold build is the standard library and gin. A service with hundreds of
+# packages and several mains of different sizes is where a scheduler can leave cores idle (the last
+# big binary building alone), so the comparison with plain `go build` is also made on one of those.
+
+def _package_source(index: int, imports: list[int], funcs: int) -> str:
+    """One generated package: types, generic helpers and enough code to keep the compiler busy."""
+    lines = [f"// Package p{index} is generated for the build benchmark.", f"package p{index}", "",
+             'import "fmt"', 'import "sort"', 'import "strings"']
+    lines += [f'import "example.com/big/internal/p{dep}"' for dep in imports]
+    lines += ["", "type Number interface{ ~int | ~int64 | ~float64 }", "",
+              "func Sum[T Number](xs []T) T {", "\tvar s T", "\tfor _, x := range xs {", "\t\ts += x", "\t}",
+              "\treturn s", "}", ""]
+    for f in range(funcs):
+        lines += [
+            f"type Rec{f} struct {{", "\tName string", "\tVals []int64", "\tTags map[string]float64", "}", "",
+            f"func (r *Rec{f}) Score() float64 {{",
+            "\tkeys := make([]string, 0, len(r.Tags))", "\tfor k := range r.Tags {", "\t\tkeys = append(keys, k)",
+            "\t}", "\tsort.Strings(keys)", "\tvar s float64",
+            "\tfor i, k := range keys {", f"\t\ts += r.Tags[k] * float64(i+{f}) / float64(len(k)+1)", "\t}",
+            "\treturn s + float64(Sum(r.Vals))", "}", "",
+            f"func Make{f}(n int) *Rec{f} {{",
+            f"\tr := &Rec{f}{{Name: strings.Repeat(\"x\", n%7), Tags: map[string]float64{{}}}}",
+            "\tfor i := 0; i < n; i++ {", "\t\tr.Vals = append(r.Vals, int64(i*i))",
+            f"\t\tr.Tags[fmt.Sprintf(\"t%d-{f}\", i)] = float64(i) * 1.5", "\t}",
+            "\tswitch n % 5 {", "\tcase 0:", "\t\tr.Name += \"a\"", "\tcase 1:", "\t\tr.Name += \"b\"",
+            "\tcase 2:", "\t\tr.Name += \"c\"", "\tdefault:", "\t\tr.Name = strings.ToUpper(r.Name)", "\t}",
+            "\treturn r", "}", ""]
+    body = " + ".join([f"p{dep}.Entry(n)" for dep in imports] or ["0"])
+    lines += ["// Entry is what the packages above this one call.", "func Entry(n int) float64 {",
+              f"\treturn Make{funcs - 1}(n).Score() + Make0(n+1).Score() + {body}", "}", ""]
+    return "\n".join(lines)
+
+
+def generate_project(dest: Path, packages: int = 240, funcs: int = 24, mains: tuple[int, ...] = (100, 60, 20, 4),
+                     tools: int = 2) -> Path:
+    """Write a Go module of ``packages`` generated packages and mains of different sizes into ``dest``.
+
+    Package i imports up to three packages below it, so the graph has depth as real services do. Main k
+    imports the top ``mains[k]`` percent of the packages (one large service, smaller ones). ``tools``
+    mains are called ``gen`` in two directories (``tools/a/gen``, ``tools/b/gen``): the same output name,
+    as code generators in real repositories often have, which one ``go build -o DIR/`` cannot take.
+    Standard library only, so nothing is downloaded.
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "internal" / "version").mkdir(parents=True)
+    (dest / "go.mod").write_text("module example.com/big\n\ngo 1.22\n")
+    (dest / "go.sum").write_text("")
+    (dest / "internal" / "version" / "version.go").write_text(
+        "// Package version is stamped at link time.\npackage version\n\n"
+        'var (\n\tVersion = "dev"\n\tCommit  = "unknown"\n\tDate    = "unknown"\n)\n')
+    for i in range(packages):
+        deps = sorted({j for j in (i - 1, i // 2, (i * 7) // 10) if 0 <= j < i})
+        pkg = dest / "internal" / f"p{i}"
+        pkg.mkdir()
+        (pkg / f"p{i}.go").write_text(_package_source(i, deps, funcs))
+    binaries = {}
+    names = [f"svc{k}" for k in range(len(mains))]
+    dirs = [f"cmd/{n}" for n in names] + [f"tools/{chr(ord('a') + t)}/gen" for t in range(tools)]
+    shares = list(mains) + [3] * tools
+    for name_dir, share in zip(dirs, shares, strict=True):
+        top = max(1, packages * share // 100)
+        used = list(range(packages - top, packages))[-12:]  # the top ones pull in the rest below them
+        d = dest / name_dir
+        d.mkdir(parents=True)
+        imports = "\n".join(f'\t"example.com/big/internal/p{u}"' for u in used)
+        calls = " + ".join(f"p{u}.Entry(len(os.Args))" for u in used)
+        (d / "main.go").write_text(
+            f'package main\n\nimport (\n\t"fmt"\n\t"os"\n\n\t"example.com/big/internal/version"\n{imports}\n)\n\n'
+            f"func main() {{\n\tfmt.Println(version.Version, {calls})\n}}\n")
+        binaries[name_dir.replace("/", "-").removeprefix("cmd-")] = "./" + name_dir
+    listed = "\n".join(f"  {name}:\n    main: {main}" for name, main in binaries.items())
+    (dest / "build.yaml").write_text(
+        "project:\n  name: big\n  version: 1.0.0\n  version_package: ./internal/version\n"
+        f"binaries:\n{listed}\n"
+        "platforms:\n  - linux/amd64\n  - linux/arm64\n"
+        "profiles:\n  release:\n    cgo: false\n    trimpath: true\n    strip: true\n"
+        "    env:\n      GOFLAGS: -buildvcs=false -mod=readonly\n"
+        "build:\n  out_dir: bin\n  jobs: auto\n  profile: release\n"
+        "cache:\n  gocache: null\n  gomodcache: null\n")
+    return dest
+
+
+def _plain_go(project: config.Project, env: dict[str, str], platforms: list[str]) -> Callable[[], None]:
+    """Plain ``go build`` of the same mains, as a careful Makefile would: per platform, all mains in one
+    run at Go's default -p (a second run for mains whose output name is already taken)."""
+    from .builder import _compile_groups
+    from .plan import Plan
+
+    recipe = prepare(project, Options(), env)[0]
+    module = config.go_module_path(project.root)
+    targets = [t for t in matrix(project) if t.platform in platforms]
+    groups = _compile_groups([Plan(target=t, parts={}, old=None) for t in targets], module)
+
+    def run() -> None:
+        for group in groups:
+            platform = group[0].target.platform
+            out = project.root / group[0].target.out_rel(project.build.out_dir)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            argv = [recipe.go.path, "build", *recipe.flags(), "-o", f"{out.parent}{os.sep}",
+                    *sorted(p.target.main for p in group)]
+            done = subprocess.run(argv, cwd=project.root, env={**recipe.env(platform), **env},
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ToolError(f"bench: {' '.join(argv)} failed:\n{done.stderr.strip()}")
+    return run
+
+
+def generated(work: Path, kits: dict[str, str], platforms: list[str], packages: int,
+              echo: Callable[[str], None]) -> list[Measure]:
+    """Cold builds of a generated project: plain ``go build`` against ``invoke build`` of each kit.
+
+    ``kits`` maps a label to the directory whose ``buildlib`` runs (this checkout, or an older one to
+    compare with). Each case starts from an empty Go build cache of its own, so each compiles the same
+    packages, the standard library included; the cases alternate so load on the machine hits all.
+    """
+    tree = generate_project(work / "tree", packages=packages)
+    (tree / "tasks.py").write_text("from invoke import Collection\n\nfrom buildlib.tasks import build\n\n"
+                                   "ns = Collection(build.build)\n")
+    project = config.load(tree / config.CONFIG_NAME)
+    gocache = work / "gocache"
+    env = {**os.environ, "GOCACHE": str(gocache), "CI": "1"}
+    runners: dict[str, Callable[[], None]] = {"plain go build": _plain_go(project, env, platforms)}
+    only = ",".join(platforms)
+    for label, kit in kits.items():
+        def run(kit: str = kit, label: str = label) -> None:
+            done = subprocess.run([sys.executable, "-m", "invoke", "build", "--only", only], cwd=tree,
+                                  env={**env, "PYTHONPATH": kit}, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ToolError(f"bench: invoke build ({label}) failed:\n{done.stdout}{done.stderr}")
+            echo(done.stdout.strip().splitlines()[-1])
+        runners[f"invoke build --only {only} ({label})"] = run
+    measures = []
+    for case, run in runners.items():
+        shutil.rmtree(gocache, ignore_errors=True)
+        shutil.rmtree(tree / project.build.out_dir, ignore_errors=True)
+        shutil.rmtree(tree / ".build", ignore_errors=True)
+        echo(f"bench: {case}, cold ...")
+        m = measure(case, "cold", run)
+        echo(f"bench: {case}, cold: {m.wall:.1f}s wall, {m.cpu:.1f}s CPU, load {m.load:.1f}")
+        measures.append(m)
+    return measures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 -m buildlib.bench generated``: the generated-project comparison, as a table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python3 -m buildlib.bench")
+    parser.add_argument("what", choices=["generated"])
+    parser.add_argument("--packages", type=int, default=240, help="generated packages (default 240)")
+    parser.add_argument("--platforms", default="linux/amd64", help="comma-separated (default linux/amd64)")
+    parser.add_argument("--compare-with", default="", help="another checkout whose buildlib to measure too")
+    args = parser.parse_args(argv)
+    kits = {"this checkout": str(Path(__file__).resolve().parent.parent)}
+    if args.compare_with:
+        kits[args.compare_with] = str(Path(args.compare_with).resolve())
+    work = Path(tempfile.mkdtemp(prefix="buildlib-bench-gen-"))
+    try:
+        measures = generated(work, kits, args.platforms.split(","), args.packages,
+                             lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cpus = capacity().cpus
+    base = measures[0].wall
+    print(table(["case (cold, own GOCACHE)", "wall", "CPU (use)", "vs plain go build"],
+                [[m.case, f"{m.wall:.1f}s", f"{m.cpu:.1f}s ({m.cpu_share * 100 / cpus:.0f}%)",
+                  f"{m.wall / base:.2f}x"] for m in measures], right={1, 2, 3}))
+    print(f"machine: {capacity().why}; {args.packages} generated packages; load at the end "
+          f"{os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,16 +14,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest, preflight, scheduler, state
+from . import manifest, preflight, procs, scheduler, state
 from .config import Project, go_module_path
-from .errors import OutputError
+from .errors import BuildlibError, OutputError
 from .gobuild import Compile, output_name
 from .gotool import check_version, find_go, probe
 from .keys import FileHashes
@@ -55,23 +57,28 @@ class Parallelism:
 def parallelism(requested: int | str, compiles: int, cap: Capacity) -> Parallelism:
     """How many steps run at once and how many packages each ``go build`` compiles at once.
 
-    Each ``go build`` that runs beside others gets its share of the cores as
-    ``-p`` (at least 1), so N jobs never multiply into N x cores compilers.
-    "auto" runs one job more than there are cores (and no more than memory
-    allows, one job per GiB): measured on 2 cores, three platforms built at
-    once with -p 1 beat two at once, because a ``go build`` spends part of its
-    time on one core (loading packages, the link of a small binary, waiting
-    for a slow package), which the third build fills. See the README.
+    Every ``go build`` gets ``-p`` equal to the cores, so the scheduler is
+    work-conserving: a build left running alone (the last platform, the big
+    service) still uses every core, where a share of the cores fixed at its
+    start (the earlier rule, cores / builds at once) left the others idle for
+    the rest of its run. Builds running side by side oversubscribe the cores
+    and the kernel shares them; that costs nothing in throughput and fills the
+    moments where one ``go build`` waits on a single package or a link.
+    "auto" runs one build more than there are cores, no more than memory
+    allows (one GiB per compile or link that can run at once, ``-p`` of them
+    per build). See the README for the measurements.
     """
+    actions = memory_jobs(cap)
     if requested == "auto":
-        jobs = max(1, min(cap.cpus + 1, memory_jobs(cap)))
+        jobs = max(1, min(cap.cpus + 1, actions // cap.cpus))
         why = f"auto from {cap.why}"
     else:
         jobs = int(requested)
         why = f"--jobs {jobs}"
     concurrent = max(1, min(jobs, compiles))
-    go_p = max(1, cap.cpus // concurrent)
-    return Parallelism(jobs=jobs, go_p=go_p, why=f"{why}; {concurrent} go build(s) at once with -p {go_p}")
+    # Memory, not a share of the cores, is what may make -p smaller than the cores.
+    go_p = max(1, min(cap.cpus, actions // concurrent))
+    return Parallelism(jobs=jobs, go_p=go_p, why=f"{why}; {concurrent} go build(s) at once, each with -p {go_p}")
 
 
 @dataclass
@@ -123,6 +130,26 @@ class Context:
         self.recorded: set[str] = set()
         self.packages = {"compiled": 0, "needed": 0}
         self._lock = threading.Lock()
+        self._gates: dict[str, threading.Event] = {}
+        self._gate_ok: dict[str, bool] = {}
+
+    def step_finished(self, name: str, ok: bool) -> None:
+        """Called as each step ends: releases the compiles waiting on it to install (see ``wait_gate``)."""
+        with self._lock:
+            self._gates.setdefault(name, threading.Event())
+            self._gate_ok[name] = ok
+        self._gates[name].set()
+
+    def wait_gate(self, names: tuple[str, ...]) -> None:
+        """Wait for the checks ``names`` that a compile ran beside; ``Blocked`` when one did not pass."""
+        for name in names:
+            with self._lock:
+                event = self._gates.setdefault(name, threading.Event())
+            while not event.wait(0.2):
+                if self.cancel.is_set():
+                    raise procs.Cancelled("stopped")
+            if not self._gate_ok.get(name):
+                raise scheduler.Blocked(f"not installed: {name} failed")
 
     def count_packages(self, compiled: int, needed: int) -> None:
         """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
@@ -267,17 +294,28 @@ def check_outputs(project: Project, stale: list[Plan]) -> None:
 
 
 def _compile_groups(stale: list[Plan], module: str) -> list[list[Plan]]:
-    """One ``go build`` per platform, unless two binaries there would get the same output name."""
+    """As few ``go build`` runs per platform as output names allow: usually one with all its mains.
+
+    ``go build -o DIR/`` cannot write two mains of the same name (``tools/a/gen`` and ``tools/b/gen``),
+    so those go into a second run of the same platform, which ``build()`` orders after the first: it
+    then only compiles what the first did not (the cache has the rest) instead of the same packages
+    twice at the same time.
+    """
     by_platform: dict[str, list[Plan]] = defaultdict(list)
     for plan in stale:
         by_platform[plan.target.platform].append(plan)
     groups = []
     for plans in by_platform.values():
-        names = [output_name(p.target, module) for p in plans]
-        if len(set(names)) == len(names) and len({p.target.main for p in plans}) == len(plans):
-            groups.append(plans)
-        else:
-            groups.extend([p] for p in plans)
+        runs: list[list[Plan]] = []
+        for plan in plans:
+            name = output_name(plan.target, module)
+            home = next((r for r in runs if all(output_name(p.target, module) != name and p.target.main
+                                                != plan.target.main for p in r)), None)
+            if home is None:
+                runs.append([plan])
+            else:
+                home.append(plan)
+        groups.extend(runs)
     return groups
 
 
@@ -297,11 +335,89 @@ def prepare(project: Project, opts: Options, environ: dict[str, str] | None = No
     return recipe, targets, saved, go_memo
 
 
+class Interrupted(BuildlibError):
+    """SIGTERM or SIGINT stopped the build; the exit status is 128 + the signal, as a shell reports it."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGTERM or SIGINT into ``Interrupted`` in the main thread; ignore repeats meanwhile.
+
+    The exception unwinds the scheduler, which cancels the steps: each stops its ``go`` process group
+    and removes its temporary directory before the build returns. A second signal must not cut that
+    clean-up short, so from the first one on the handlers only note it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+        if len(seen) == 1:
+            raise Interrupted(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _stopped_message(exc: Interrupted, ctx: Context | None, previous: dict[str, Any]) -> str:
+    """One line: what stopped the build, what it stopped, and which binaries are there now."""
+    name = signal.Signals(exc.signum).name
+    kept = sorted(ctx.outputs) if ctx else []
+    text = f"stopped by {name}: its go processes were stopped and its temporary files removed; "
+    if kept:
+        text += f"kept {len(kept)} target(s) finished before it ({', '.join(kept)}), recorded in the manifest"
+    else:
+        text += "no target was finished"
+    others = sorted(set(previous) - set(kept))
+    if others:
+        text += f"; the other {len(others)} binaries are the previous build's, untouched"
+    return text
+
+
+def _temp_dirs(project: Project) -> list[Path]:
+    """Where runs put temporary directories: go's $WORK under .build/tmp, outputs next to the binaries."""
+    dirs = {project.root / procs.GO_TMP}
+    for t in matrix(project):
+        dirs.add((project.root / t.out_rel(project.build.out_dir)).parent)
+    return sorted(dirs)
+
+
 def build(project: Project, opts: Options, display: Display | None = None,
           environ: dict[str, str] | None = None) -> BuildResult:
-    """Build the selected targets; see the module docstring for the steps."""
-    t0 = time.monotonic()
+    """Build the selected targets; see the module docstring for the steps.
+
+    SIGTERM and SIGINT stop it cleanly (``Interrupted``, exit status 143 or 130); a run killed outright
+    leaves temporary directories that the next run removes first.
+    """
     display = display or Display()
+    ctx_box: list[Context] = []
+    previous: dict[str, Any] = {}
+    with _stop_on_signals():
+        try:
+            # A killed run could not remove its temporary directories; its pid tells they are orphans.
+            procs.clean_stale(_temp_dirs(project))
+            previous.update(manifest.load(project.out_path()).get("targets", {}))
+            return _build(project, opts, display, environ, ctx_box)
+        except Interrupted as exc:
+            display.close()
+            raise Interrupted(exc.signum, _stopped_message(exc, ctx_box[0] if ctx_box else None,
+                                                           previous)) from None
+
+
+def _build(project: Project, opts: Options, display: Display, environ: dict[str, str] | None,
+           ctx_box: list[Context]) -> BuildResult:
+    t0 = time.monotonic()
     requested = parse_jobs(opts.jobs if opts.jobs not in (None, "") else project.build.jobs)
     recipe, targets, saved, go_memo = prepare(project, opts, environ)
     root = recipe.root
@@ -309,6 +425,7 @@ def build(project: Project, opts: Options, display: Display | None = None,
     locks = Locks(root, display.message)
     plans = [plan_target(t, recipe, saved["targets"].get(t.id), hashes, opts.force) for t in targets]
     ctx = Context(recipe, hashes, locks, display, opts, saved["checks"], {t.id for t in matrix(project)})
+    ctx_box.append(ctx)
     previous = manifest.load(project.out_path()).get("targets", {})
 
     stale = [p for p in plans if p.stale]
@@ -323,19 +440,30 @@ def build(project: Project, opts: Options, display: Display | None = None,
             steps.append(ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
                                       deps=("modules",)))
         groups = _compile_groups(stale, ctx.module)
-        par = parallelism(requested, len(groups), capacity())
+        # Runs of one platform go one after the other (see _compile_groups): platforms is what can overlap.
+        par = parallelism(requested, len({g[0].target.platform for g in groups}), capacity())
         ctx.go_p = par.go_p
         compile_names = []
+        last_of: dict[str, str] = {}
         for group in groups:
             platform = group[0].target.platform
-            deps = ("tidy", "verify", "secrets") + ((f"list {platform}",) if platform in to_list else ())
-            step = Compile(platform, group, deps)
+            # go mod verify (seconds: it hashes every module) runs beside the compile, whose binaries are
+            # installed only once it passed; the tidy check and the secret scan still come before any compile.
+            deps = ("tidy", "secrets") + ((f"list {platform}",) if platform in to_list else ())
+            # A second run of one platform waits for the first to end, however it ended.
+            after = (last_of[platform],) if platform in last_of else ()
+            step = Compile(platform, group, deps, after=after, gate=("verify",))
             compile_names.append(step.name)
+            last_of[platform] = step.name
             steps.append(step)
         record = Record(tuple(compile_names), plans, go_memo)
         steps.append(record)
         display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
-        events = scheduler.Events(started=display.started, finished=display.finished)
+        def finished(step: Any, outcome: scheduler.Outcome) -> None:
+            ctx.step_finished(step.name, outcome.status == "ok")
+            display.finished(step, outcome)
+
+        events = scheduler.Events(started=display.started, finished=finished)
         try:
             outcomes = scheduler.run(steps, ctx, par.jobs, events, ctx.cancel)
         finally:

@@ -9,27 +9,23 @@ target another run has just built is not built twice.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import state
+from . import procs, state
 from .atomic import fsync_dir
-from .errors import BuildlibError, ToolError
+from .errors import BuildlibError
 from .keys import sha256_file
 from .plan import Plan, output_state
 from .targets import Target
 
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = procs.TMP_PREFIX
 
 
 class CompileError(BuildlibError):
@@ -71,21 +67,7 @@ def output_name(target: Target, module: str) -> str:
 
 def clean_stale_temps(out_platform_dir: Path) -> None:
     """Remove temporary build directories left by runs that no longer exist (killed ones)."""
-    try:
-        entries = list(out_platform_dir.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", entry.name)
-        if not m or not entry.is_dir():
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-            continue  # its run is still alive
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except PermissionError:
-            continue
+    procs.clean_stale([out_platform_dir])
 
 
 def _diagnostics(stderr: str, packages: set[str]) -> tuple[str, int]:
@@ -103,14 +85,20 @@ def _diagnostics(stderr: str, packages: set[str]) -> tuple[str, int]:
 class Compile:
     """Build the stale targets of one platform with one ``go build``."""
 
-    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...]) -> None:
+    def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...], after: tuple[str, ...] = (),
+                 gate: tuple[str, ...] = ()) -> None:
         self.platform = platform
         self.plans = plans
-        self.deps = deps
+        self.after = after
+        self.gate = gate  # steps that run beside the compile and must pass before its outputs are installed
+        self.deps = deps + after
         ids = ", ".join(p.target.binary for p in plans)
-        self.name = f"compile {platform}" if len(plans) > 1 else f"compile {plans[0].id}"
+        self.name = f"compile {platform}: {ids}" if after else (
+            f"compile {platform}" if len(plans) > 1 else f"compile {plans[0].id}")
         self.label = f"build {platform}: {ids}"
-        self.weight = 10 + len(plans)  # the most binaries first: the longest job should not start last
+        # The most work first, so the longest build does not start last: its packages when the state
+        # knows them, else its binaries.
+        self.weight = 10 + max(len(plans), len(set().union(*(p.packages for p in plans))))
 
     def run(self, ctx: Any) -> Built:
         result = Built()
@@ -155,13 +143,13 @@ class Compile:
         recipe = ctx.recipe
         out_dir = (recipe.root / todo[0].target.out_rel(ctx.out_dir_rel)).parent
         out_dir.mkdir(parents=True, exist_ok=True)
-        clean_stale_temps(out_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=procs.tmp_name() + "-", dir=out_dir))
         try:
             argv = [recipe.go.path, "build", f"-p={ctx.go_p}", "-v", *recipe.flags(), "-o", f"{tmp}{os.sep}",
                     *sorted({p.target.main for p in todo})]
             started = time.monotonic()
-            code, output = _run(argv, recipe.root, recipe.env(self.platform), ctx.cancel)
+            done = procs.run(argv, recipe.root, recipe.env(self.platform), cancel=ctx.cancel, merge_stderr=True)
+            code, output = done.returncode, done.stdout
             duration = time.monotonic() - started
             result.duration += duration
             packages = set().union(*(p.packages for p in todo))
@@ -170,6 +158,7 @@ class Compile:
             ctx.count_packages(compiled, len(packages))
             if code != 0:
                 return [(p, text or f"go build exited with status {code}") for p in todo]
+            ctx.wait_gate(self.gate)
             built = []
             for plan in todo:
                 produced = tmp / output_name(plan.target, ctx.module)
@@ -194,28 +183,3 @@ class Compile:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str], cancel: threading.Event) -> tuple[int, str]:
-    """Run ``go`` in its own process group, so cancelling stops its compilers too."""
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-    except OSError as exc:
-        raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from exc
-    done = threading.Event()
-
-    def stop_on_cancel() -> None:
-        while not done.is_set():
-            if cancel.wait(0.2):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                return
-
-    threading.Thread(target=stop_on_cancel, daemon=True).start()
-    try:
-        output = proc.stdout.read() if proc.stdout else ""
-        proc.wait()
-    finally:
-        done.set()
-    if cancel.is_set():
-        raise BuildlibError("cancelled")
-    return proc.returncode, output

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,11 +107,9 @@ def probe(go: str, root: Path, environ: dict[str, str], memo: dict[str, Any] | N
     fp = fingerprint(go, root, environ)
     if memo and memo.get("fingerprint") == fp:
         return GoTool(path=go, version=memo["env"]["GOVERSION"], env=memo["env"])
-    try:
-        out = subprocess.run([go, "env", "-json", *_ENV_NAMES], cwd=root, env=environ, text=True,
-                             capture_output=True, timeout=120)
-    except OSError as exc:
-        raise ToolError(f"cannot run {go}: {exc.strerror}") from exc
+    from . import procs
+
+    out = procs.run([go, "env", "-json", *_ENV_NAMES], root, environ, timeout=120, go_tmp=False)
     if out.returncode != 0:
         # A Go older than go.mod's go line refuses to start in the module at all.
         too_old = re.search(r"requires go >= (\S+) \(running go (\S+?)[;)]", out.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,12 @@ def dir_names(root: Path, rel_dir: str, mode: str) -> list[str] | None:
 
 
 def list_packages(go: str, root: Path, env: dict[str, str], mains: list[str],
-                  flags: list[str]) -> list[dict[str, Any]]:
+                  flags: list[str], cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """``go list -deps`` of ``mains`` for the platform in ``env``; -e so a broken package still lists."""
+    from . import procs
+
     argv = [go, "list", "-e", "-deps", f"-json={_LIST_FIELDS}", *flags, *mains]
-    try:
-        out = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    except OSError as exc:
-        raise ToolError(f"cannot run {go}: {exc.strerror}") from exc
+    out = procs.run(argv, root, env, cancel=cancel, timeout=600)
     if out.returncode != 0:
         raise ToolError(f"`go list` failed for {env.get('GOOS')}/{env.get('GOARCH')}:\n{out.stderr.strip()}")
     decoder = json.JSONDecoder()

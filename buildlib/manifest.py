@@ -43,6 +43,8 @@ def merge(out_dir: Path, header: dict[str, Any], entries: dict[str, dict[str, An
     never lists a binary that nothing builds any more.
     """
     data = load(out_dir)
+    if not data and not entries:
+        return data  # nothing was built yet: no manifest rather than one that names no binary
     new = merged(data, header, entries, known)
     if new != data:  # an unchanged manifest is not rewritten: the no-op build writes nothing
         write_json(path(out_dir), new)
@@ -51,6 +53,13 @@ def merge(out_dir: Path, header: dict[str, Any], entries: dict[str, dict[str, An
 
 def merged(data: dict[str, Any], header: dict[str, Any], entries: dict[str, dict[str, Any]],
            known: set[str]) -> dict[str, Any]:
+    """The manifest with ``entries`` merged in.
+
+    The header (version, commit, date, profile) says which build the newest entries come from, so it
+    changes only together with entries, in the same write: a run that recorded no target (it failed,
+    or was stopped) leaves the header of the build whose binaries are still there.
+    """
     targets = {k: v for k, v in data.get("targets", {}).items() if k in known}
     targets.update(entries)
-    return {**data, **header, "schema": SCHEMA, "targets": dict(sorted(targets.items()))}
+    head = header if entries else {}
+    return {**data, **head, "schema": SCHEMA, "targets": dict(sorted(targets.items()))}

@@ -203,6 +203,7 @@ class ListPackages:
     def run(self, ctx: Any) -> None:
         recipe: Recipe = ctx.recipe
         mains = sorted({p.target.main for p in self.plans})
-        pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags())
+        pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags(),
+                             ctx.cancel)
         for plan in self.plans:
             refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import procs
 from .errors import BuildlibError, ToolError
 from .inputs import list_packages, module_go_files, target_inputs
 from .keys import digest
@@ -32,11 +33,8 @@ class StepNote:
 def _go(ctx: Any, *args: str) -> subprocess.CompletedProcess[str]:
     recipe = ctx.recipe
     env = recipe.env(recipe.project.platforms[0])
-    try:
-        return subprocess.run([recipe.go.path, *args], cwd=recipe.root, env=env, capture_output=True, text=True,
-                              timeout=1800)
-    except OSError as exc:
-        raise ToolError(f"cannot run {recipe.go.path}: {exc.strerror}") from exc
+    # Through procs: stopped with the build, and never left running after it (see procs).
+    return procs.run([recipe.go.path, *args], recipe.root, env, cancel=ctx.cancel, timeout=1800)
 
 
 def _modcache_sig(path: str) -> list[int]:
@@ -157,6 +155,7 @@ class VerifyModules(Check):
     label = "verify module cache (go mod verify)"
     deps = ("modules",)
     weight = 3  # the slowest check: start it first
+    light = True  # runs beside the compiles (which wait for it only to install), without taking a slot
 
     def key(self, ctx: Any) -> str:
         modcache = ctx.recipe.gomodcache()

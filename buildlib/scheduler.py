@@ -5,7 +5,8 @@ succeed first) and ``run(ctx)``. Steps do the work; the scheduler decides the
 order, bounds the parallelism, times each step and wraps whatever a step
 raises into a ``StepFailed`` naming the step. A failed step fails only the
 steps that depend on it: independent targets still build and are reported.
-Steps with ``always = True`` (recording results) run even after a failure.
+Steps with ``always = True`` (recording results) run even after a failure; a
+step's ``after`` names are deps that order it without passing their failure on.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class StepFailed(BuildlibError):
         text = str(cause) if isinstance(cause, BuildlibError) else f"{type(cause).__name__}: {cause}"
         super().__init__(f"{step}: {text}")
         self.exit_code = getattr(cause, "exit_code", 1)
+
+
+class Blocked(BuildlibError):
+    """Raised by a step that found a step it needed had failed: it is reported as blocked, not failed."""
 
 
 @dataclass
@@ -98,7 +103,8 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         for child in g.dependents.get(name, []):
             g.waiting_on[child].discard(name)
             child_step = g.steps[child]
-            if outcomes[name].status != "ok" and not getattr(child_step, "always", False):
+            soft = name in getattr(child_step, "after", ()) or getattr(child_step, "always", False)
+            if outcomes[name].status != "ok" and not soft:
                 if outcomes[child].status == "pending":
                     outcomes[child].status = "blocked"
                     outcomes[child].error = StepFailed(child, BuildlibError(f"not run: {name} failed"))
@@ -111,13 +117,24 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         events.started(step)
         return step.run(ctx)
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step") as pool:
+    # A ``light`` step (a check that mostly reads files, or waits on go) takes no slot of ``jobs``, so
+    # the compiles that may run beside it are not held back by it.
+    light = {n for n, st in g.steps.items() if getattr(st, "light", False)}
+
+    def heavy_running() -> int:
+        return sum(1 for n in running.values() if n not in light)
+
+    with ThreadPoolExecutor(max_workers=jobs + len(light), thread_name_prefix="step") as pool:
         try:
             while ready or running:
                 # Longest work first: a step may say how much it weighs.
                 ready.sort(key=lambda n: (-getattr(g.steps[n], "weight", 0), n))
-                while ready and len(running) < jobs:
-                    name = ready.pop(0)
+                while ready:
+                    pick = next((n for n in ready if n in light or heavy_running() < jobs), None)
+                    if pick is None:
+                        break
+                    ready.remove(pick)
+                    name = pick
                     if cancel.is_set() and not getattr(g.steps[name], "always", False):
                         outcomes[name].status = "cancelled"
                         settle(name)
@@ -135,7 +152,7 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
                     if exc is None:
                         out.status, out.value = "ok", fut.result()
                     else:
-                        out.status = "failed"
+                        out.status = "blocked" if isinstance(exc, Blocked) else "failed"
                         out.error = exc if isinstance(exc, StepFailed) else StepFailed(name, exc)
                         if not isinstance(exc, BuildlibError):
                             out.detail = "".join(traceback.format_exception(exc))

@@ -8,12 +8,13 @@ what makes them reproducible.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import BuildlibError
+from .errors import BuildlibError, SelectionError
 
 FALLBACK_VERSION = "0.0.0-dev"
 
@@ -40,14 +41,30 @@ def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _checked(version: str, source: str) -> str:
+    """A version that can name a release directory, checked before anything is compiled.
+
+    The deploy makes the version a directory and a word in shell commands, so the rule is the
+    deploy's own (``deploy.release.VERSION_RE``): a version it would refuse must not be built
+    either, and a quote or a space would make the linker fail half-way through the build.
+    """
+    from .deploy.release import VERSION_RE
+
+    if not VERSION_RE.fullmatch(version):
+        raise SelectionError(f"{source}: {json.dumps(version)} cannot be a version: it names the release "
+                             "directory on the hosts; use 1 to 128 letters, digits and . _ + -, starting with a "
+                             "letter or digit (for example --version 1.4.0)")
+    return version
+
+
 def stamp(root: Path, version_setting: str, override: str | None = None,
           environ: dict[str, str] | None = None) -> Stamp:
     """The stamp for a build of ``root``; ``override`` (``--version``) wins over build.yaml."""
     environ = os.environ if environ is None else environ
-    if override:
-        version = override
+    if override is not None:
+        version = _checked(override, "--version")
     elif version_setting != "auto":
-        version = version_setting
+        version = _checked(version_setting, "build.yaml: project.version")
     else:
         version = _git(root, "describe", "--tags", "--always", "--dirty") or FALLBACK_VERSION
     # One git call for both: the no-op build pays for every process it starts.

@@ -60,3 +60,35 @@ def test_source_date_epoch_wins_over_the_commit_time(built_copy: Path) -> None:
     bad = run_invoke("build", cwd=built_copy, env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert bad.returncode == 1
     assert 'SOURCE_DATE_EPOCH must be whole seconds since 1970' in bad.stderr
+
+
+def test_two_cold_caches_in_two_directories_give_the_same_bytes(tmp_path: Path) -> None:
+    """Nothing shared but the module cache (which go.sum pins): each checkout compiles the standard
+    library and gin itself, so every compiled package is compared, not only the link.
+
+    Two targets keep it affordable on two cores: the server for linux/amd64 (gin, net/http) and the
+    probe for darwin/arm64 (another GOOS and GOARCH, so another standard library).
+    """
+    origin = copy_sources(tmp_path / "origin")
+    _git(origin, "init", "-q", "-b", "main")
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-q", "-m", "release")
+    _git(origin, "tag", "v2.0.1")
+    only = "server:linux/amd64,healthcheck:darwin/arm64"
+    builds = []
+    for name in ("one", "elsewhere/two"):
+        where, cache = tmp_path / name, tmp_path / f"gocache-{name.replace('/', '-')}"
+        where.parent.mkdir(parents=True, exist_ok=True)
+        _git(tmp_path, "clone", "-q", str(origin), str(where))
+        done = run_invoke("build", "--only", only, cwd=where, env={"CI": "1", "GOCACHE": str(cache)}, timeout=1200)
+        assert done.returncode == 0, done.stdout + done.stderr
+        # Cold indeed: Go compiled the standard library into this cache, it did not find it elsewhere.
+        assert len(list(cache.glob("*/*-d"))) > 200, f"{cache} holds too few entries for a cold build"
+        builds.append(where)
+    first, second = builds
+    ma, mb = manifest(first), manifest(second)
+    assert sorted(ma["targets"]) == sorted(mb["targets"]) == sorted(only.split(","))
+    for target, entry in ma["targets"].items():
+        assert entry["sha256"] == mb["targets"][target]["sha256"], target
+        assert sha256(first / entry["path"]) == sha256(second / entry["path"]) == entry["sha256"], target
+    assert ma["version"] == mb["version"] == "v2.0.1"

@@ -73,23 +73,32 @@ def test_scheduler_rejects_unknown_dependencies() -> None:
 
 
 @pytest.mark.parametrize(("requested", "compiles", "cpus", "jobs", "p"), [
-    ("auto", 3, 2, 3, 1),     # this machine: all three platforms at once, one package each
-    ("auto", 1, 2, 3, 2),     # one platform left: it gets both cores
+    ("auto", 3, 2, 3, 2),     # this machine: all three platforms at once, each may use both cores
+    ("auto", 1, 2, 3, 2),
     (1, 3, 2, 1, 2),
-    (8, 3, 2, 8, 1),
-    (8, 3, 16, 8, 5),
-    ("auto", 3, 8, 9, 2),
+    (8, 3, 2, 8, 2),
+    (8, 3, 16, 8, 16),
+    ("auto", 3, 8, 8, 8),     # memory: 64 GiB / 8 cores = 8 builds that may each run 8 compiles
 ])
-def test_jobs_times_p_never_exceeds_the_cores(requested: Any, compiles: int, cpus: int, jobs: int, p: int) -> None:
+def test_every_go_build_gets_all_the_cores(requested: Any, compiles: int, cpus: int, jobs: int, p: int) -> None:
+    # Work-conserving: a go build that ends up running alone (the last platform, the big service)
+    # must be able to use every core, so -p is never a share of the cores fixed at its start.
     par = parallelism(requested, compiles, Capacity(cpus=cpus, memory=64 << 30, why="test"))
     assert (par.jobs, par.go_p) == (jobs, p)
-    # Only -p 1 (the least a go build can get) may take the count of compilers past the cores.
-    assert min(par.jobs, compiles) * par.go_p <= max(cpus, min(par.jobs, compiles))
+    assert par.why.endswith(f"{min(jobs, compiles)} go build(s) at once, each with -p {p}")
 
 
-def test_auto_jobs_are_capped_by_memory() -> None:
-    par = parallelism("auto", 6, Capacity(cpus=8, memory=3 << 30, why="test"))
-    assert (par.jobs, par.go_p) == (3, 2)
+@pytest.mark.parametrize(("cpus", "gib", "compiles", "jobs", "p"), [
+    (8, 3, 6, 1, 3),      # 3 GiB: one build, three compiles or links at once
+    (2, 3, 3, 1, 2),
+    (2, 4, 3, 2, 2),
+    (2, 1, 3, 1, 1),
+])
+def test_memory_caps_builds_and_p(cpus: int, gib: int, compiles: int, jobs: int, p: int) -> None:
+    par = parallelism("auto", compiles, Capacity(cpus=cpus, memory=gib << 30, why="test"))
+    assert (par.jobs, par.go_p) == (jobs, p)
+    # One GiB per compile or link that may run at once.
+    assert min(par.jobs, compiles) * par.go_p <= max(1, gib)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("4", 4), (" 2 ", 2), (3, 3)])
@@ -162,3 +171,48 @@ def test_cache_info_reports_locations_and_last_build(built_tree: Path) -> None:
     assert done.stdout.splitlines()[0].split() == ["cache", "location", "from", "size"]
     assert "GOCACHE" in done.stdout and "GOMODCACHE" in done.stdout and "GOCACHEPROG" in done.stdout
     assert "last build (release profile):" in done.stdout
+
+
+def test_mains_with_one_output_name_share_as_few_go_builds_as_they_can() -> None:
+    from buildlib.builder import _compile_groups
+    from buildlib.plan import Plan
+    from buildlib.targets import Target
+
+    mains = {"svc": "./cmd/svc", "api": "./cmd/api", "gen-a": "./tools/a/gen", "gen-b": "./tools/b/gen",
+             "gen-c": "./tools/c/gen"}
+    plans = [Plan(target=Target(b, p, m), parts={}, old=None) for p in ("linux/amd64", "linux/arm64")
+             for b, m in mains.items()]
+    groups = [[p.target.binary for p in g] for g in _compile_groups(plans, "example.com/x")]
+    # Per platform: every distinct name in the first go build, one more build per repeated name.
+    assert groups == [["svc", "api", "gen-a"], ["gen-b"], ["gen-c"]] * 2
+
+
+def test_after_orders_a_step_without_passing_a_failure_on() -> None:
+    ctx = _ctx()
+    first = Sleep("first", fail=True)
+    second = Sleep("second", deps=("first",))
+    second.after = ("first",)  # type: ignore[attr-defined]
+    out = scheduler.run([first, second], ctx, 4)
+    assert out["first"].status == "failed"
+    assert out["second"].status == "ok"
+    assert ctx["order"] == ["first", "second"]
+
+
+def test_compile_steps_of_one_platform_run_one_after_the_other(built_copy: Path) -> None:
+    # Two mains named "gen" in two directories: go build -o DIR/ cannot take both at once.
+    for sub in ("a", "b"):
+        d = built_copy / "tools" / sub / "gen"
+        d.mkdir(parents=True)
+        (d / "main.go").write_text(f'package main\n\nimport "fmt"\n\nfunc main() {{ fmt.Println("{sub}") }}\n')
+    cfg = built_copy / "build.yaml"
+    cfg.write_text(cfg.read_text().replace("binaries:\n", "binaries:\n  gen-a:\n    main: ./tools/a/gen\n"
+                                           "  gen-b:\n    main: ./tools/b/gen\n", 1))
+    done = run_invoke("build", "--only", "linux/amd64", cwd=built_copy, env={"CI": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "1 go build(s) at once, each with -p " in out
+    first = out.index("start  build linux/amd64: gen-a")
+    assert out.index("done   build linux/amd64: gen-a") < out.index("start  build linux/amd64: gen-b") \
+        and first < out.index("start  build linux/amd64: gen-b")
+    for name in ("gen-a", "gen-b"):
+        assert (built_copy / "bin" / "linux_amd64" / name).read_bytes()[:4] == b"\x7fELF"
