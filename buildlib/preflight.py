@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import procs
-from .errors import BuildlibError, ToolError
+from .errors import BuildlibError
 from .inputs import list_packages, module_go_files, target_inputs
 from .keys import digest
 
