@@ -1,1 +1,0 @@
-"""Invoke collections. The root tasks.py assembles them; another project can import any one whole."""
