@@ -374,9 +374,8 @@ def finish(rollout: Rollout, outcomes: list[Outcome]) -> None:
     bad = [o for o in outcomes if o.bad]
     if bad:
         first = bad[0]
-        back = [o.host.name for o in outcomes if o.status in (Status.REVERTED, Status.NOT_SWITCHED)]
-        batch = (f"\n{', '.join(back)} of the same batch kept or went back to the release they served before"
-                 if back else "")
+        back = [f"{o.host.name} ({o.status})" for o in outcomes if o.status in (Status.REVERTED, Status.NOT_SWITCHED)]
+        batch = f"\nthe other hosts of its batch serve what they served before: {', '.join(back)}" if back else ""
         raise RolloutError(f"rollout of {rollout.version} stopped at {first.host.name} ({first.host.address}): "
                            f"{first.detail}{batch}\nthe hosts after it were not touched; fix the cause and rerun "
                            "`invoke deploy`")

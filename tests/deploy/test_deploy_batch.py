@@ -86,7 +86,7 @@ def test_a_host_failing_its_gate_takes_its_whole_batch_back(fleet: Fleet) -> Non
                         r"again", rows["web2"]), rows["web2"]
     assert rows["web3"] == "untouched not contacted"
     assert re.search(r"error: rollout of 1\.2\.0 stopped at web2 \(deploy@127\.0\.0\.1:\d+\): 1\.2\.0 failed at "
-                     r"health gate .*\nweb1 of the same batch kept or went back to the release they served before\n"
+                     r"health gate .*\nthe other hosts of its batch serve what they served before: web1 \(reverted\)\n"
                      r"the hosts after it were not touched; fix the cause and rerun `invoke deploy`", done.stderr)
 
     # Every host serves the release it served before, from the release `current` names.
@@ -159,8 +159,8 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
     outcomes = rollout.run(chosen, 2)
     with pytest.raises(RolloutError) as stopped:
         finish(rollout, outcomes)
-    result = load_result(traffic)
     out = capsys.readouterr().out
+    result = load_result(traffic)
 
     assert seen == [["web1", "web4"]]
     assert {o.host.name: o.status for o in outcomes} == {
@@ -174,8 +174,8 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
                         r"when last seen\)", rows["web4"]), rows["web4"]
     assert rows["web3"] == "untouched not contacted"
     assert re.match(rf"rollout of 1\.1\.0 stopped at web4 \(deploy@127\.0\.0\.1:{web4.ssh_port}\): switch check: "
-                    r"the SSH connection broke: .+\nweb1 of the same batch kept or went back to the release they "
-                    r"served before\nthe hosts after it were not touched", str(stopped.value)), str(stopped.value)
+                    r"the SSH connection broke: .+\nthe other hosts of its batch serve what they served before: "
+                    r"web1 \(not switched\)\nthe hosts after it were not touched", str(stopped.value)), str(stopped.value)
 
     # web1 kept serving 1.0.0 from the same process (never restarted); web3 was never touched.
     assert fleet.serving("web1") == "1.0.0"
