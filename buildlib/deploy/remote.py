@@ -157,6 +157,7 @@ class SshRemote(Remote):
 
     def run(self, script: str, step: str, root: bool = True, timeout: float | None = 120,
             check: bool = True) -> Result:
+        import paramiko
         from invoke.exceptions import CommandTimedOut
 
         assert self.conn is not None, "connect() first"
@@ -165,7 +166,8 @@ class SshRemote(Remote):
                               timeout=timeout)
         except CommandTimedOut as exc:
             raise RemoteError(self.host, step, f"no answer within {timeout:g} s") from exc
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            # A host that went away under an open connection: paramiko says "SSH session not active".
             raise UnreachableError(self.host, step, f"the SSH connection broke: {_reason(exc)}") from exc
         result = Result(r.stdout, r.stderr, r.exited)
         if check and not result.ok:
@@ -176,8 +178,12 @@ class SshRemote(Remote):
     def put(self, local: Path | bytes, remote: str, step: str) -> None:
         assert self.conn is not None, "connect() first"
         source = str(local) if isinstance(local, Path) else io.BytesIO(local)
+        import paramiko
+
         try:
             self.conn.put(source, remote)
+        except paramiko.SSHException as exc:
+            raise UnreachableError(self.host, step, f"the SSH connection broke: {_reason(exc)}") from exc
         except (OSError, EOFError) as exc:
             raise RemoteError(self.host, step, f"upload to {remote} failed: {_reason(exc)}") from exc
 

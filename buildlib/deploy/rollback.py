@@ -14,7 +14,7 @@ from ..config import Project
 from ..errors import BuildlibError
 from . import fleet, steps
 from .remote import Remote, RemoteError, UnreachableError, note, say
-from .rollout import Outcome, summary
+from .rollout import Outcome, Status, summary
 from .settings import DeployConfig, Host
 
 
@@ -29,11 +29,11 @@ def _one(cfg: DeployConfig, remote: Remote, profile: str) -> Outcome:
         for script, step in ((steps.activate(cfg, "PREVIOUS", profile), "switch to PREVIOUS (the release "
                               "deployed before the current one)"), (steps.gate(cfg, "PREVIOUS"), "health gate")):
             remote.run(script, step)
-        return Outcome(host, "planned", "back to PREVIOUS")
+        return Outcome(host, Status.PLANNED, "back to PREVIOUS")
     state = fleet.probe(remote, cfg)
     target = state.previous()
     if state.current is None or target is None:
-        return Outcome(host, "failed", f"no earlier release on the host (releases: "
+        return Outcome(host, Status.FAILED, f"no earlier release on the host (releases: "
                        f"{', '.join(r.version for r in state.releases) or 'none'}); nothing to go back to")
     say(host.name, f"rollback {state.current} -> {target}")
     try:
@@ -42,16 +42,16 @@ def _one(cfg: DeployConfig, remote: Remote, profile: str) -> Outcome:
     except RemoteError as exc:
         say(host.name, f"{target} failed ({exc}); restoring {state.current}")
         remote.run(steps.activate(cfg, state.current, profile), "restore", timeout=180)
-        return Outcome(host, "failed", f"{target} did not pass the health gate; {state.current} restored: {exc}")
+        return Outcome(host, Status.FAILED, f"{target} did not pass the health gate; {state.current} restored: {exc}")
     say(host.name, f"serving {target}")
-    return Outcome(host, "updated", f"{state.current} -> {target}")
+    return Outcome(host, Status.UPDATED, f"{state.current} -> {target}")
 
 
 def run(project: Project, cfg: DeployConfig, hosts: list[Host], batch: int, profile: str,
         dry: bool = False) -> list[Outcome]:
     """Roll ``hosts`` back one release, ``batch`` at a time; stop at the first failure."""
     stop = threading.Event()
-    outcomes = {h.name: Outcome(h, "untouched") for h in hosts}
+    outcomes = {h.name: Outcome(h, Status.UNTOUCHED) for h in hosts}
     note(f"rollback {cfg.app} on {', '.join(h.name for h in hosts)}" + (": dry run, nothing is executed"
                                                                          if dry else ""))
 
@@ -59,7 +59,7 @@ def run(project: Project, cfg: DeployConfig, hosts: list[Host], batch: int, prof
         try:
             remote = fleet.open_remote(project, cfg, host, dry)
         except UnreachableError as exc:
-            return Outcome(host, "unreachable", f"{exc.step}: {exc.problem}")
+            return Outcome(host, Status.UNREACHABLE, f"{exc.step}: {exc.problem}")
         try:
             return _one(cfg, remote, profile)
         finally:
@@ -69,7 +69,7 @@ def run(project: Project, cfg: DeployConfig, hosts: list[Host], batch: int, prof
         futures = fleet.run_parallel(group, one, stop)
         for host, future in zip(group, futures, strict=True):
             exc = future.exception()
-            outcomes[host.name] = future.result() if exc is None else Outcome(host, "failed", str(exc))  # type: ignore[assignment]
+            outcomes[host.name] = future.result() if exc is None else Outcome(host, Status.FAILED, str(exc))  # type: ignore[assignment]
         if stop.is_set() or any(outcomes[h.name].bad for h in group):
             break
     note("summary:\n" + summary(list(outcomes.values())))

@@ -1,11 +1,22 @@
 """Roll a release out to hosts in batches, with a health gate and automatic rollback.
 
-Per host: probe, upload the binary (checksum verified on the host) and the
-rendered files into releases/<version>/, switch ``current``, restart, then a
-health gate on /readyz through nginx. A failed gate puts the previous
-release back on that host and stops the rollout; the hosts after it are not
-touched. Ctrl-C stops between steps: a switch that started completes (or
-rolls back), so a host serves the old or the new release, never a mix.
+A batch is all-or-nothing. Its hosts go through each phase together, in
+parallel, and the next phase starts only when every host finished the last:
+
+1. prepare: probe, upload the binary (checksum verified on the host) and the
+   rendered files into releases/<version>/; nothing that runs changes yet;
+2. switch check: every host still answers and still has the staged release,
+   so a host lost after its upload stops the batch before any host switched;
+3. switch: point ``current`` at the release, restart, then a health gate on
+   /readyz through nginx; a host whose gate fails goes back at once;
+4. if any host of the batch failed, the hosts that passed their gate go back
+   to their previous release too (same switch, same gate), and the rollout
+   stops; otherwise old releases are pruned and the next batch starts.
+
+So after a failed batch no host of it serves the new release (unless it had
+nothing to go back to), and the hosts after it are not touched. Ctrl-C stops
+between phases and steps: a switch that started completes (or rolls back),
+so a host serves the old or the new release, never a mix.
 """
 
 from __future__ import annotations
@@ -13,7 +24,10 @@ from __future__ import annotations
 import hashlib
 import secrets as token_source
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from ..config import Project
 from ..errors import BuildlibError
@@ -22,6 +36,8 @@ from .release import Release
 from .remote import Remote, RemoteError, UnreachableError, note, say
 from .render import Rendering, env_name
 from .settings import DeployConfig, Host
+
+T = TypeVar("T")
 
 
 class RolloutError(BuildlibError):
@@ -34,15 +50,43 @@ class Interrupted(BuildlibError):
     exit_code = 130
 
 
+class Status(StrEnum):
+    """What a rollout (or a rollback) did to one host; the summary prints the value."""
+
+    UPDATED = "updated"
+    CURRENT = "current"            # already served the version: nothing done
+    ROLLED_BACK = "rolled back"    # the host failed its switch or gate and went back
+    REVERTED = "reverted"          # passed its gate, went back because another host of its batch failed
+    NOT_SWITCHED = "not switched"  # staged, never switched: another host of its batch failed first
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    UNTOUCHED = "untouched"
+    INTERRUPTED = "interrupted"
+    PLANNED = "planned"            # dry run
+
+
+# The statuses that stop a rollout (a reverted or not switched host is the consequence, not the cause).
+BAD = frozenset({Status.ROLLED_BACK, Status.FAILED, Status.UNREACHABLE})
+
+
 @dataclass
 class Outcome:
     host: Host
-    status: str  # updated | current | rolled back | failed | untouched | unreachable | interrupted | planned
+    status: Status
     detail: str = ""
 
     @property
     def bad(self) -> bool:
-        return self.status in ("rolled back", "failed", "unreachable")
+        return self.status in BAD
+
+
+@dataclass
+class Staged:
+    """A host whose release is in place but not switched to yet."""
+
+    remote: Remote
+    previous: str | None  # what to go back to: what ran before
+    before: str           # what it serves now, for the summary
 
 
 @dataclass
@@ -55,6 +99,10 @@ class Rollout:
     rendering: Rendering
     env_file: bytes  # the rendering's environment file with the secrets filled in; memory only
     dry: bool = False
+    # Called in the main thread with the hosts of a batch once all of them are staged, before the
+    # switch check: a program driving the rollout can pause there (an approval, a load balancer
+    # drain, a fault to inject). A RemoteError it raises stops the batch before any switch.
+    on_staged: Callable[[list[Host]], None] | None = None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -65,7 +113,8 @@ class Rollout:
 
     def run(self, hosts: list[Host], batch: int) -> list[Outcome]:
         """Deploy to ``hosts``, ``batch`` at a time; stop at the first batch with a failure."""
-        outcomes: dict[str, Outcome] = {h.name: Outcome(h, "untouched") for h in hosts}
+        outcomes: dict[str, Outcome] = {
+            h.name: Outcome(h, Status.UNTOUCHED, "" if self.dry else "not contacted") for h in hosts}
         mode = "dry run: no connection, nothing is executed" if self.dry else f"batches of {batch}"
         note(f"deploy {self.cfg.app} {self.version} ({self.rendering.profile} profile, "
              f"{self.rendering.environment} environment) to {', '.join(h.name for h in hosts)}: {mode}")
@@ -76,19 +125,73 @@ class Rollout:
                 remotes = self._connect(group, outcomes)
                 if remotes is None:
                     break
-                futures = fleet.run_parallel(remotes, self._host, self.stop)
-                for remote, future in zip(remotes, futures, strict=True):
-                    remote.close()
-                    exc = future.exception()
-                    outcomes[remote.host.name] = (
-                        future.result() if exc is None else Outcome(remote.host, "failed", _detail(exc))  # type: ignore[arg-type]
-                    )
+                try:
+                    outcomes.update((o.host.name, o) for o in self._batch(remotes))
+                finally:
+                    for remote in remotes:
+                        remote.close()
                 if any(outcomes[h.name].bad for h in group):
                     break
         except KeyboardInterrupt:
             # Between batches no host is in the middle of anything: just stop.
             self.stop.set()
         return list(outcomes.values())
+
+    def _batch(self, remotes: list[Remote]) -> list[Outcome]:
+        """One batch, phase by phase (see the module's docstring)."""
+        done: dict[str, Outcome] = {}
+        staged = self._phase(remotes, self._prepare, done)
+        if self._all_ok(done) and not self.stop.is_set() and self.on_staged is not None and staged \
+                and not self.dry:
+            try:
+                self.on_staged([s.remote.host for s in staged])
+            except RemoteError as exc:
+                done[exc.host.name] = _failure(exc)
+                staged = [s for s in staged if s.remote.host != exc.host]
+        if self._all_ok(done) and not self.stop.is_set():
+            staged = self._phase(staged, self._check, done)
+        if not self._all_ok(done) or self.stop.is_set():
+            self._leave(staged, done)
+            return list(done.values())
+        passed = self._phase(staged, self._switch, done)
+        if self._all_ok(done):
+            self._phase(passed, self._finish, done)
+        else:
+            failed = ", ".join(o.host.name for o in done.values() if o.bad)
+            self._phase(passed, lambda s: self._revert(s, failed), done)
+        return list(done.values())
+
+    def _phase(self, items: list[T], fn: Callable[[T], Outcome | Staged],
+               done: dict[str, Outcome]) -> list[Staged]:
+        """Run ``fn`` on every item in parallel; an Outcome (or an error) ends that host's batch."""
+        futures = fleet.run_parallel(items, fn, self.stop)
+        carry = []
+        for item, future in zip(items, futures, strict=True):
+            host = item.remote.host if isinstance(item, Staged) else item.host  # type: ignore[attr-defined]
+            exc = future.exception()
+            result = _failure(exc, host) if exc is not None else future.result()
+            if isinstance(result, Staged):
+                carry.append(result)
+            else:
+                done[host.name] = result  # type: ignore[assignment]
+        return carry
+
+    @staticmethod
+    def _all_ok(done: dict[str, Outcome]) -> bool:
+        return not any(o.bad for o in done.values())
+
+    def _leave(self, staged: list[Staged], done: dict[str, Outcome]) -> None:
+        """Hosts staged but not switched, because of the others (or Ctrl-C): they keep what they run."""
+        failed = ", ".join(o.host.name for o in done.values() if o.bad)
+        for s in staged:
+            host = s.remote.host
+            if failed:
+                say(host.name, f"not switching: {failed} failed in this batch; still serving {s.before}")
+                done[host.name] = Outcome(host, Status.NOT_SWITCHED, f"{self.version} staged, not switched "
+                                          f"because {failed} failed; still serving {s.before}")
+            else:
+                done[host.name] = Outcome(host, Status.INTERRUPTED, f"staged {self.version}, still serving "
+                                          f"{s.before}")
 
     def _connect(self, group: list[Host], outcomes: dict[str, Outcome]) -> list[Remote] | None:
         """Connect to every host of the batch before touching any of them."""
@@ -103,7 +206,7 @@ class Rollout:
                 for r in remotes:
                     r.close()
                 raise exc  # a config error (missing key file): nothing was touched
-            outcomes[host.name] = Outcome(host, "unreachable", _detail(exc))
+            outcomes[host.name] = Outcome(host, Status.UNREACHABLE, _detail(exc))
             say(host.name, f"unreachable: {exc}")
         if failed or self.stop.is_set():
             for r in remotes:
@@ -111,11 +214,12 @@ class Rollout:
             return None
         return remotes  # type: ignore[return-value]
 
-    def _host(self, remote: Remote) -> Outcome:
+    def _prepare(self, remote: Remote) -> Outcome | Staged:
+        """Probe and stage: after this the release is on the host, and nothing that runs has changed."""
         host, version = remote.host, self.version
         state = fleet.probe(remote, self.cfg)
         if self.stop.is_set():
-            return Outcome(host, "untouched", "interrupted before any change")
+            return Outcome(host, Status.UNTOUCHED, "interrupted before any change")
         if not remote.dry:
             self._preflight(host, state)
             if state.current == version:
@@ -127,7 +231,7 @@ class Rollout:
                                       "NEW`), or `invoke deploy.rollback` first")
                 if state.serving == version:
                     say(host.name, f"already serving {version}")
-                    return Outcome(host, "current", f"already serving {version}")
+                    return Outcome(host, Status.CURRENT, f"already serving {version}")
         # What to go back to if this fails: what runs now, or (re-deploying the current
         # version after a failure) the release before it.
         previous = state.current if state.current != version else state.previous(version)
@@ -135,9 +239,22 @@ class Rollout:
             say(host.name, f"current: {state.current or 'none'}, serving: {state.serving or 'nothing'}")
         if state.current != version:
             self._stage(remote)
-        if self.stop.is_set():
-            return Outcome(host, "interrupted", f"staged {version}, still serving {previous or 'nothing'}")
-        # From here on the host is switched and checked; Ctrl-C waits for the end of it.
+        return Staged(remote, previous, state.serving or "nothing")
+
+    def _check(self, s: Staged) -> Outcome | Staged:
+        """Just before any switch: the host still answers and its staged release is intact."""
+        host = s.remote.host
+        try:
+            s.remote.run(steps.check_staged(self.cfg, self.version), "switch check", timeout=30)
+        except RemoteError as exc:
+            status = Status.UNREACHABLE if isinstance(exc, UnreachableError) else Status.FAILED
+            say(host.name, f"{status.upper()} before the switch: {exc.step}: {exc.problem}")
+            return Outcome(host, status, f"{_detail(exc)}; not switched (it served {s.before} when last seen)")
+        return s
+
+    def _switch(self, s: Staged) -> Outcome | Staged:
+        """From here on the host is switched and checked; Ctrl-C waits for the end of it."""
+        remote, host, version = s.remote, s.remote.host, self.version
         say(host.name, f"activate {version}")
         try:
             out = remote.run(steps.activate(self.cfg, version, self.rendering.profile), "activate", timeout=180)
@@ -148,15 +265,39 @@ class Rollout:
         except RemoteError as exc:
             if remote.dry:
                 raise
-            return self._roll_back(remote, previous, exc)
+            return self._roll_back(remote, s.previous, exc)
         if remote.dry:
             self._print_rollback_plan(remote)
         else:
-            say(host.name, f"serving {version}")
+            say(host.name, f"passed: serving {version}")
+        return s
+
+    def _finish(self, s: Staged) -> Outcome:
+        """The whole batch passed: prune old releases (only now: a revert needs the previous one)."""
+        remote = s.remote
         out = remote.run(steps.prune(self.cfg), "prune", timeout=120)
         if out.stdout.strip():
-            say(host.name, out.stdout.strip())
-        return Outcome(host, "planned" if remote.dry else "updated", f"{previous or 'nothing'} -> {version}")
+            say(remote.host.name, out.stdout.strip())
+        return Outcome(remote.host, Status.PLANNED if remote.dry else Status.UPDATED,
+                       f"{s.previous or 'nothing'} -> {self.version}")
+
+    def _revert(self, s: Staged, failed: str) -> Outcome:
+        """A host that passed goes back because ``failed`` did not: the batch ends on one release."""
+        remote, host, version = s.remote, s.remote.host, self.version
+        if s.previous is None:
+            say(host.name, f"{failed} failed in this batch, but there is no earlier release here to go back to")
+            return Outcome(host, Status.UPDATED, f"nothing -> {version}; kept although {failed} failed in its "
+                           "batch: there is no earlier release here to go back to")
+        say(host.name, f"{failed} failed in this batch: going back to {s.previous}")
+        try:
+            remote.run(steps.activate(self.cfg, s.previous, self.rendering.profile), "revert", timeout=180)
+            remote.run(steps.gate(self.cfg, s.previous), "revert health gate", timeout=self.cfg.health.timeout + 30)
+        except RemoteError as exc:
+            return Outcome(host, Status.FAILED, f"{version} passed its gate, but going back to {s.previous} "
+                           f"with its batch failed at {exc.step} ({exc.problem})")
+        say(host.name, f"reverted: serving {s.previous}")
+        return Outcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
+                       f"{failed} failed; serving {s.previous} again")
 
     def digest(self, host: Host) -> str:
         """What makes this release on ``host``: its binary and every file, the env file with its secrets."""
@@ -197,17 +338,17 @@ class Rollout:
         say(host.name, f"FAILED at {exc.step}: {exc.problem}")
         remote.run(steps.mark_failed(self.cfg, version), "mark failed", check=False)
         if previous is None:
-            return Outcome(host, "failed", f"{version} failed at {exc.step} ({exc.problem}) and there is no "
+            return Outcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}) and there is no "
                            f"previous release to roll back to; inspect `journalctl -u {self.cfg.app}` on the host")
         say(host.name, f"rolling back to {previous}")
         try:
             remote.run(steps.activate(self.cfg, previous, self.rendering.profile), "rollback", timeout=180)
             remote.run(steps.gate(self.cfg, previous), "rollback health gate", timeout=self.cfg.health.timeout + 30)
         except RemoteError as again:
-            return Outcome(host, "failed", f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
+            return Outcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
                            f"{previous} failed too at {again.step} ({again.problem})")
         say(host.name, f"rolled back: serving {previous}")
-        return Outcome(host, "rolled back", f"{version} failed at {exc.step} ({exc.problem}); "
+        return Outcome(host, Status.ROLLED_BACK, f"{version} failed at {exc.step} ({exc.problem}); "
                        f"rolled back, serving {previous} again")
 
     def _print_rollback_plan(self, remote: Remote) -> None:
@@ -233,9 +374,24 @@ def finish(rollout: Rollout, outcomes: list[Outcome]) -> None:
     bad = [o for o in outcomes if o.bad]
     if bad:
         first = bad[0]
+        back = [f"{o.host.name} ({o.status})" for o in outcomes if o.status in (Status.REVERTED, Status.NOT_SWITCHED)]
+        batch = f"\nthe other hosts of its batch serve what they served before: {', '.join(back)}" if back else ""
         raise RolloutError(f"rollout of {rollout.version} stopped at {first.host.name} ({first.host.address}): "
-                           f"{first.detail}\nthe hosts after it were not touched; fix the cause and rerun "
+                           f"{first.detail}{batch}\nthe hosts after it were not touched; fix the cause and rerun "
                            "`invoke deploy`")
+
+
+def _failure(exc: BaseException, host: Host | None = None) -> Outcome:
+    """An error that ended a host's batch, as its outcome."""
+    if isinstance(exc, RemoteError):
+        host = exc.host
+        if isinstance(exc, UnreachableError):
+            say(host.name, f"unreachable: {exc.step}: {exc.problem}")
+            return Outcome(host, Status.UNREACHABLE, _detail(exc))
+        say(host.name, f"FAILED at {exc.step}: {exc.problem}")
+    if host is None:
+        raise exc
+    return Outcome(host, Status.FAILED, _detail(exc))
 
 
 def _detail(exc: BaseException) -> str:

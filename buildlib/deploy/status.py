@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass
 
 from ..config import Project
+from ..progress import columns
 from . import fleet
 from .remote import UnreachableError
 from .settings import DeployConfig, Host
-from ..progress import columns
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,13 @@ def install(cfg: DeployConfig, version: str, sha256: str, staging: str, files: l
     return "\n".join(lines)
 
 
+def check_staged(cfg: DeployConfig, version: str) -> str:
+    """Read-only, just before a batch switches: the staged release is complete (its binary and digest)."""
+    rel = Layout(cfg).release(version)
+    return (f"test -x {q(rel)}/{q(cfg.binary)} && test -s {q(rel)}/.digest || "
+            f"{{ echo 'release {version} is not complete in {rel}' >&2; exit 1; }}")
+
+
 def activate(cfg: DeployConfig, version: str, profile: str) -> str:
     """Point ``current`` at ``version``, reload systemd, restart the service, reload nginx."""
     lay = Layout(cfg)
