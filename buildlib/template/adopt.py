@@ -194,6 +194,9 @@ def adopt(root: Path, kit_root: Path, name: str | None = None, *, force: bool = 
     if target.exists() and not force:
         raise SelectionError(f"{target} already exists; edit it, or pass --force to write a new one over it "
                              "(the old one is kept as build.yaml.orig)")
+    if target.exists() and (root / f"{config.CONFIG_NAME}.orig").exists():
+        raise SelectionError(f"{root / (config.CONFIG_NAME + '.orig')} exists already and --force would keep the "
+                             "current build.yaml there; move one of them away first (nothing was written)")
     facts = detect(root)
     module = facts.module
     if not facts.mains:

@@ -291,6 +291,10 @@ def test_adopt_installs_the_kit_and_writes_build_yaml(tmp_path: Path) -> None:
     assert forced.returncode == 0, forced.stderr
     assert config.load(shop / "build.yaml").project.name == "shop-api"
     assert config.load(shop / "build.yaml.orig").project.name == "shop"
+    # A third one would overwrite that backup: refused, nothing written.
+    third = run_invoke("init", "--adopt", "--dest", str(shop), "--force", cwd=REPO)
+    assert third.returncode == 2 and "build.yaml.orig exists already" in third.stderr, third.stderr
+    assert config.load(shop / "build.yaml").project.name == "shop-api"
 
 
 def test_adopt_needs_a_dest() -> None:
