@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import shlex
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +30,11 @@ def task(*args: Any, **kwargs: Any) -> Any:
                 return body(c, *a, **kw)
             except BuildlibError as exc:
                 raise Exit(f"error: {exc}", code=exc.exit_code) from exc
+            except BrokenPipeError:
+                # The reader went away (`invoke image.check | head`): stop quietly, as other commands do.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise Exit(code=141) from None
 
         return invoke_task(run, **kwargs)
 

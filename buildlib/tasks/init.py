@@ -35,7 +35,7 @@ def _print_adopted(done: adopt_repo.Adopted) -> None:
         where = f" ({', '.join(b['platforms'])} only)" if b["platforms"] else ""
         print(f"  {b['role']:<8} {b['name']:<16} {b['main']:<22} {b['why']}{where}")
     f = done.facts
-    seen = adopt_repo._port(f)
+    seen = adopt_repo.port_choice(f)
     port = f"{f.port.value} ({f.port.where})" if f.port else f"{seen['value']}, {seen['why']}"
     print(f"  port     {port}")
     health = f"{f.health.value} ({f.health.where})" if f.health else "none seen: the probe checks the port"

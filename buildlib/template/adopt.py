@@ -137,7 +137,7 @@ def _binaries(facts: Facts, platforms: tuple[str, ...]) -> list[dict[str, Any]]:
     return out
 
 
-def _port(facts: Facts) -> dict[str, Any]:
+def port_choice(facts: Facts) -> dict[str, Any]:
     if facts.port:
         return {"value": facts.port.value, "why": f"seen at {facts.port.where}"}
     if facts.port_from_env:
@@ -164,7 +164,7 @@ def render(name: str, facts: Facts, binaries: list[dict[str, Any]], version_pack
     service = next(b for b in binaries if b["name"] == facts.service.name)
     text = env.get_template("build.yaml.j2").render(
         name=name, facts=facts, binaries=binaries, version_package=version_package, platforms=platforms,
-        service=service, port=_port(facts), health=_health(facts), budgets=budgets, tidy=tidy)
+        service=service, port=port_choice(facts), health=_health(facts), budgets=budgets, tidy=tidy)
     return text
 
 
@@ -177,7 +177,7 @@ def _notes(facts: Facts) -> list[str]:
                      + (f"; a pure-Go replacement would allow every platform: {'; '.join(replacements)}"
                         if replacements else ""))
     if not facts.port:
-        notes.append(f"port: {_port(facts)['value']}, {_port(facts)['why']}")
+        notes.append(f"port: {port_choice(facts)['value']}, {port_choice(facts)['why']}")
     if not facts.health:
         notes.append("health: " + _health(facts)["why"])
     if not facts.files:
