@@ -219,8 +219,9 @@ def test_a_huge_build_yaml_is_refused_at_once(tmp_path: Path) -> None:
                  r"save the file as UTF-8", id="latin-1"),
     pytest.param(b"project:\n  name: a\x01b\n",
                  r"build\.yaml:2: not valid YAML: control character U\+0001 is not allowed", id="control-character"),
-    pytest.param(b"a: " + b"[" * 100_000, r"build\.yaml:1: lists and mappings nested more than 50 levels deep",
-                 id="deep-flow"),
+    # PyYAML 6.0.4's C parser stops such a document itself; older ones reach the loader's own depth check.
+    pytest.param(b"a: " + b"[" * 100_000, r"build\.yaml:1: (lists and mappings nested more than 50 levels deep|"
+                 r"not valid YAML: exceeded maximum nesting depth)", id="deep-flow"),
     pytest.param(b"- " * 100_000 + b"x\n", r"build\.yaml:1: lists and mappings nested more than 50 levels deep",
                  id="deep-block"),
     pytest.param(b"deploy:\n  groups:\n    g: &a [" + b",".join(b"h%d" % i for i in range(1000)) + b"]\n"
