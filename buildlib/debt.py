@@ -5,6 +5,9 @@ The rules (points per item):
 - +1 per TODO or FIXME marker in a comment of a Go or Python source file;
 - +3 per Go package whose statement coverage (``go test -coverprofile``) is
   under ``debt.min_coverage`` percent (70); a package without tests is 0%;
+- +3 per Go package whose tests fail, do not build, or run longer than
+  ``debt.test_timeout`` seconds (120): its coverage is not measured, and the
+  card says so, so a number never hides what was left out;
 - +2 per direct dependency of go.mod whose required version was published
   more than ``debt.max_dependency_age_months`` (6) months before the newest
   release, as the module proxy (first entry of ``go env GOPROXY``) tells.
@@ -39,7 +42,7 @@ from .schema import Field, Int, Number, Record
 from .template.files import repository_files
 
 SECTION = "debt"
-POINTS = {"marker": 1, "coverage": 3, "dependency": 2}
+POINTS = {"marker": 1, "coverage": 3, "failing": 3, "dependency": 2}
 MARKER = re.compile(r"\b(TODO|FIXME)\b")
 PROXY_TIMEOUT = 10.0
 
@@ -52,6 +55,9 @@ config.register_section(
                 "threshold": Field(Int(min=0), default=20),
                 "min_coverage": Field(Number(min=0), default=70.0),
                 "max_dependency_age_months": Field(Int(min=1, max=120), default=6),
+                # Each package's tests are time-boxed: one that hangs (or dials a server that is not there)
+                # is scored as failing instead of holding up the card.
+                "test_timeout": Field(Number(min=1), default=120),
             },
         ),
         default=config.SECTION_DEFAULTS,
@@ -64,18 +70,20 @@ class Settings:
     threshold: int = 20
     min_coverage: float = 70.0
     max_dependency_age_months: int = 6
+    test_timeout: float = 120.0
 
     @classmethod
     def of(cls, project: Project) -> Settings:
         raw = project.extra.get(SECTION) or {}
-        return cls(**{k: raw[k] for k in ("threshold", "min_coverage", "max_dependency_age_months") if k in raw})
+        keys = ("threshold", "min_coverage", "max_dependency_age_months", "test_timeout")
+        return cls(**{k: raw[k] for k in keys if k in raw})
 
 
 @dataclass
 class Item:
     """One line of the scorecard. ``points`` is None when it cannot be known ("unknown")."""
 
-    kind: str  # marker | coverage | dependency
+    kind: str  # marker | coverage | failing | dependency
     where: str
     points: int | None
     detail: str
@@ -105,6 +113,11 @@ class Scorecard:
     def passed(self) -> bool:
         return self.score <= self.settings.threshold
 
+    @property
+    def not_measured(self) -> list[str]:
+        """Packages whose coverage is not in the score (their tests failed, did not build or timed out)."""
+        return [i.where for i in self.items if i.kind == "failing"]
+
     def totals(self) -> dict[str, int]:
         return {kind: sum(i.points or 0 for i in self.items if i.kind == kind) for kind in POINTS}
 
@@ -117,9 +130,11 @@ class Scorecard:
             "threshold": self.settings.threshold,
             "passed": self.passed,
             "unknown": self.unknown,
+            "not_measured": self.not_measured,
             "totals": self.totals(),
             "rules": {"points": POINTS, "min_coverage": self.settings.min_coverage,
-                      "max_dependency_age_months": self.settings.max_dependency_age_months},
+                      "max_dependency_age_months": self.settings.max_dependency_age_months,
+                      "test_timeout": self.settings.test_timeout},
             "items": [{k: v for k, v in asdict(i).items() if k != "facts"} | i.facts for i in self.items],
         }
 
@@ -131,8 +146,11 @@ class Scorecard:
         lines = ["  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3] for r in rows]
         t = self.totals()
         lines.append("")
-        lines.append(f"markers +{t['marker']}, coverage +{t['coverage']}, dependencies +{t['dependency']}"
-                     + (f", {self.unknown} unknown" if self.unknown else ""))
+        lines.append(f"markers +{t['marker']}, coverage +{t['coverage']}, failing tests +{t['failing']}, "
+                     f"dependencies +{t['dependency']}" + (f", {self.unknown} unknown" if self.unknown else ""))
+        if self.not_measured:
+            lines.append(f"not measured: the coverage of {len(self.not_measured)} package(s) whose tests failed, "
+                         f"did not build or timed out: {', '.join(self.not_measured)}")
         verdict = "within" if self.passed else "ABOVE"
         lines.append(f"debt score {self.score} ({verdict} the threshold {self.settings.threshold})")
         return "\n".join(line.rstrip() for line in lines) + "\n"
@@ -237,30 +255,63 @@ def parse_coverprofile(text: str) -> dict[str, tuple[int, int]]:
     return per_pkg
 
 
-def coverage(root: Path, min_coverage: float) -> list[Item]:
-    """One item per Go package with statements: +3 under ``min_coverage`` percent, 0 otherwise."""
+_RESULT = re.compile(r"^(ok|FAIL)\s+(\S+)(?:\s+(.*))?$")
+_TIMED_OUT = re.compile(r"^panic: test timed out after (\S+)", re.M)
+
+
+def _failures(output: str) -> dict[str, str]:
+    """Package import path -> why its tests did not give a coverage, from `go test ./...` output."""
+    failed: dict[str, str] = {}
+    block: list[str] = []
+    for line in output.splitlines():
+        m = _RESULT.match(line)
+        if not m:
+            block.append(line)
+            continue
+        if m.group(1) == "FAIL" and m.group(2) != "":
+            text = "\n".join(block)
+            timed_out = _TIMED_OUT.search(text)
+            rest = m.group(3) or ""
+            if timed_out:
+                failed[m.group(2)] = f"tests timed out after {timed_out.group(1)} (debt.test_timeout)"
+            elif "[build failed]" in rest or "[setup failed]" in rest:
+                failed[m.group(2)] = "tests do not build"
+            else:
+                failed[m.group(2)] = "tests fail"
+        block = []
+    return failed
+
+
+def coverage(root: Path, min_coverage: float, test_timeout: float = 120.0) -> list[Item]:
+    """One item per Go package with statements: +3 under ``min_coverage`` percent, 0 otherwise; +3 and not
+    measured when its tests fail, do not build or run past ``test_timeout`` seconds."""
     listed = _go(root, "list", "-f", "{{.ImportPath}}\t{{.Dir}}", "./...", timeout=300)
     if listed.returncode != 0:
         raise ToolError(f"`go list ./...` failed in {root}:\n{listed.stderr.strip()[-2000:]}")
     dirs = dict(line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)
     with tempfile.TemporaryDirectory(prefix="debt-") as tmp:
         profile = Path(tmp) / "cover.out"
-        result = _go(root, "test", "-count=1", "-covermode=set", f"-coverprofile={profile}", "./...")
-        failed = re.findall(r"^FAIL\t(\S+)", result.stdout, re.M)
-        if result.returncode != 0:
+        # go test's -timeout applies to each package's test binary; the whole run gets room for all of them.
+        result = _go(root, "test", "-count=1", "-covermode=set", f"-coverprofile={profile}",
+                     f"-timeout={test_timeout:g}s", "./...", timeout=test_timeout * max(1, len(dirs)) + 300)
+        failed = _failures(result.stdout)
+        if result.returncode != 0 and not failed:
             detail = (result.stdout + result.stderr).strip()[-2000:]
-            what = f" ({', '.join(sorted(set(failed)))})" if failed else ""
-            raise ToolError(f"`go test ./...` failed{what}; the scorecard counts coverage of passing tests, "
-                            f"so fix them first (nox -s go_test):\n{detail}")
+            raise ToolError(f"`go test ./...` failed before any package ran its tests; fix the module "
+                            f"(`go build ./...` must work):\n{detail}")
         per_pkg = parse_coverprofile(profile.read_text() if profile.exists() else "")
     items = []
-    for pkg in sorted(dirs):
+    for pkg in sorted(set(dirs) | set(failed)):
+        rel = Path(dirs.get(pkg, str(root))).resolve().relative_to(root.resolve()).as_posix()
+        where = "./" + rel if rel != "." else "."
+        if pkg in failed:
+            items.append(Item("failing", where, POINTS["failing"], f"{failed[pkg]}: coverage not measured",
+                              {"package": pkg, "coverage": None, "measured": False}))
+            continue
         covered, total = per_pkg.get(pkg, (0, 0))
         if total == 0:
             continue  # no statements (only types, constants or tests): nothing to cover
         pct = round(100.0 * covered / total, 1)
-        rel = Path(dirs[pkg]).resolve().relative_to(root.resolve()).as_posix()
-        where = "./" + rel if rel != "." else "."
         low = pct < min_coverage
         items.append(Item(
             "coverage", where, POINTS["coverage"] if low else 0,
@@ -426,7 +477,7 @@ def scorecard(project: Project, *, proxy: Proxy | None = None) -> Scorecard:
     settings = Settings.of(project)
     files = repository_files(root, skip_top=[project.build.out_dir])
     items = markers(root, files)
-    items += coverage(root, settings.min_coverage)
+    items += coverage(root, settings.min_coverage, settings.test_timeout)
     items += dependencies(root, settings.max_dependency_age_months, proxy)
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return Scorecard(project.project.name, now, settings, items)
