@@ -74,15 +74,20 @@ def list_packages(go: str, root: Path, env: dict[str, str], mains: list[str],
     out = procs.run(argv, root, env, cancel=cancel, timeout=600)
     if out.returncode != 0:
         raise ToolError(f"`go list` failed for {env.get('GOOS')}/{env.get('GOARCH')}:\n{out.stderr.strip()}")
+    return decode_json_stream(out.stdout)
+
+
+def decode_json_stream(text: str) -> list[dict[str, Any]]:
+    """`go list -json` prints one JSON object after another, not a list."""
     decoder = json.JSONDecoder()
-    text, pos, pkgs = out.stdout, 0, []
+    pos, objs = 0, []
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1
         if pos >= len(text):
-            return pkgs
-        pkg, pos = decoder.raw_decode(text, pos)
-        pkgs.append(pkg)
+            return objs
+        obj, pos = decoder.raw_decode(text, pos)
+        objs.append(obj)
 
 
 def _embed_dirs(pkg_dir: Path, patterns: list[str]) -> list[Path]:

@@ -16,13 +16,12 @@ import contextlib
 import math
 import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import config
+from .. import config, procs
 from ..atomic import write_bytes
 from ..errors import SelectionError
 from ..gotool import find_go
@@ -68,10 +67,11 @@ class Adopted:
     notes: list[str] = field(default_factory=list)   # what the user should confirm
 
 
-def _version_package(root: Path) -> str | None:
-    for folder in sorted(p.parent for p in root.rglob("*.go") if ".build" not in p.parts and "vendor" not in p.parts):
+def _version_package(root: Path, facts: Facts) -> str | None:
+    """The first package named version (as `go list` found them) that declares Version."""
+    for folder in facts.version_dirs:
         text = "".join(f.read_text(errors="replace") for f in folder.glob("*.go") if not f.name.endswith("_test.go"))
-        if re.search(r"^package version\b", text, re.M) and re.search(r"\bVersion\b", text):
+        if re.search(r"\bVersion\b", text):
             return "./" + folder.resolve().relative_to(root.resolve()).as_posix()
     return None
 
@@ -83,8 +83,8 @@ def _measure(root: Path, facts: Facts, main: str) -> tuple[int | None, str]:
     ldflags = "-s -w" + (" -linkmode external -extldflags=-static" if facts.cgo else "")
     with tempfile.TemporaryDirectory(prefix="adopt-size-") as tmp:
         out = Path(tmp) / "service"
-        proc = subprocess.run([find_go(root), "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), main],
-                              cwd=root, capture_output=True, text=True, timeout=1800, env=env)
+        proc = procs.run([find_go(root), "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), main], root, env,
+                         timeout=1800, go_tmp=False)
         if proc.returncode != 0:
             return None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "go build failed"
         return out.stat().st_size, ""
@@ -94,8 +94,8 @@ def _tidy(root: Path) -> dict[str, str]:
     """build.tidy as adopt writes it: "error" when go.mod/go.sum are tidy, "warn" (with the size) when not."""
     from ..preflight import tidy_summary
 
-    proc = subprocess.run([find_go(root), "mod", "tidy", "-diff"], cwd=root, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "GOFLAGS": "-mod=mod"})
+    proc = procs.run([find_go(root), "mod", "tidy", "-diff"], root, {**os.environ, "GOFLAGS": "-mod=mod"},
+                     timeout=900, go_tmp=False)
     if proc.returncode == 0:
         return {"mode": "error", "why": "go.mod and go.sum are tidy now: a build stops when they drift"}
     summary = tidy_summary(proc.stdout)
@@ -162,10 +162,9 @@ def render(name: str, facts: Facts, binaries: list[dict[str, Any]], version_pack
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     assert facts.service is not None
     service = next(b for b in binaries if b["name"] == facts.service.name)
-    text = env.get_template("build.yaml.j2").render(
+    return env.get_template("build.yaml.j2").render(
         name=name, facts=facts, binaries=binaries, version_package=version_package, platforms=platforms,
         service=service, port=port_choice(facts), health=_health(facts), budgets=budgets, tidy=tidy)
-    return text
 
 
 def _notes(facts: Facts) -> list[str]:
@@ -177,7 +176,8 @@ def _notes(facts: Facts) -> list[str]:
                      + (f"; a pure-Go replacement would allow every platform: {'; '.join(replacements)}"
                         if replacements else ""))
     if not facts.port:
-        notes.append(f"port: {port_choice(facts)['value']}, {port_choice(facts)['why']}")
+        port = port_choice(facts)
+        notes.append(f"port: {port['value']}, {port['why']}")
     if not facts.health:
         notes.append("health: " + _health(facts)["why"])
     if not facts.files:
@@ -217,7 +217,7 @@ def adopt(root: Path, kit_root: Path, name: str | None = None, *, force: bool = 
     if facts.cgo:
         platforms = (HOST_PLATFORM,)
     binaries = _binaries(facts, platforms)
-    version_package = _version_package(root)
+    version_package = _version_package(root, facts)
     created = False
     vfile = root / "internal" / "version" / "version.go"
     if version_package is None:

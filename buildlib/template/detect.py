@@ -10,16 +10,16 @@ was written instead.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from .. import procs
 from ..errors import SelectionError, ToolError
 from ..gotool import find_go
+from ..inputs import decode_json_stream
 
 GIN = "github.com/gin-gonic/gin"
 # Folders whose mains are developer tools, never the shipped service.
@@ -87,29 +87,17 @@ class Facts:
     files: list[Seen] = field(default_factory=list)
     writable: list[Seen] = field(default_factory=list)
     tzdata: Seen | None = None
-
-
-def _decode_stream(text: str) -> list[dict]:
-    """`go list -json` prints one JSON object after another."""
-    dec = json.JSONDecoder()
-    out, i = [], 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i >= len(text):
-            return out
-        obj, i = dec.raw_decode(text, i)
-        out.append(obj)
+    version_dirs: list[Path] = field(default_factory=list)  # packages named version, for the link-time stamp
 
 
 def _go_list(root: Path, *args: str, cgo: bool = False) -> list[dict]:
     env = {**os.environ, "CGO_ENABLED": "1" if cgo else os.environ.get("CGO_ENABLED", "0")}
-    proc = subprocess.run([find_go(root), "list", "-e", *args], cwd=root, capture_output=True, text=True,
-                          timeout=600, env=env)
+    # Through procs, like every go command of the kit: stopped with the task, never left running.
+    proc = procs.run([find_go(root), "list", "-e", *args], root, env, timeout=600, go_tmp=False)
     if proc.returncode != 0:
         raise ToolError(f"`go list {' '.join(args)}` failed in {root}:\n{proc.stderr.strip()[-2000:]}\n"
                         "fix the module first (`go build ./...` must work), then adopt again")
-    return _decode_stream(proc.stdout)
+    return decode_json_stream(proc.stdout)
 
 
 def _is_tool_dir(rel: str) -> bool:
@@ -236,7 +224,8 @@ def detect(root: Path) -> Facts:
         mains.append(Main(rel, pkg["ImportPath"], serves_http=http))
     for m, name in zip(mains, _binary_names([m.rel for m in mains], fallback), strict=True):
         m.name = name
-    facts = Facts(module, root, len(packages), mains, None)
+    facts = Facts(module, root, len(packages), mains, None,
+                  version_dirs=sorted(Path(p["Dir"]) for p in packages if p["Name"] == "version"))
     if not mains:
         return facts
     # The service: a main that serves HTTP outside the tool folders, the shallowest first.
@@ -285,11 +274,9 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
             env = re.search(r'Getenv\(\s*"(PORT|HTTP_PORT|APP_PORT)"\s*\)', text)
             if env:
                 facts.port_from_env = Seen(env.group(1), f"{rel}:{_line_of(text, env.start())}")
-            elif _RUN_NO_ADDR.search(text) and GIN in text:
+            elif GIN in text and (run := _RUN_NO_ADDR.search(text)):
                 # gin's Run() with no address listens on $PORT, else :8080.
-                m = _RUN_NO_ADDR.search(text)
-                assert m is not None
-                facts.port_from_env = Seen("PORT", f"{rel}:{_line_of(text, m.start())} (gin's Run() reads PORT)")
+                facts.port_from_env = Seen("PORT", f"{rel}:{_line_of(text, run.start())} (gin's Run() reads PORT)")
         for route, line in _route_paths(text):
             facts.routes.append(Seen(route, f"{rel}:{line}"))
         for m in _STRING.finditer(text):
@@ -304,10 +291,8 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
                 if folder and not folder.startswith("/") and ".." not in folder and \
                         all(s.value != folder for s in facts.writable):
                     facts.writable.append(Seen(folder.rstrip("/"), f"{rel}:{_line_of(text, m.start())}"))
-        if facts.tzdata is None and _LOAD_LOCATION.search(text) and '"time/tzdata"' not in text:
-            m = _LOAD_LOCATION.search(text)
-            assert m is not None
-            facts.tzdata = Seen(True, f"{rel}:{_line_of(text, m.start())} calls time.LoadLocation")
+        if facts.tzdata is None and '"time/tzdata"' not in text and (zone := _LOAD_LOCATION.search(text)):
+            facts.tzdata = Seen(True, f"{rel}:{_line_of(text, zone.start())} calls time.LoadLocation")
     # Directories it writes are not files it reads, even when they exist in the repository.
     facts.files = [s for s in facts.files if all(not (str(s.value) + "/").startswith(str(w.value) + "/")
                                                 for w in facts.writable)]

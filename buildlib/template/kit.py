@@ -144,8 +144,10 @@ def install(kit_root: Path, dest: Path, *, force: bool = False) -> Outcome:
     files = kit_files(kit_root)
     if kit_root.resolve() == dest.resolve():
         raise SelectionError("--dest is the kit itself; name the service repository to adopt the kit into")
+    # What dest has at each kit path now, read once: equal files are left alone, others are conflicts.
+    current = {rel: (dest / rel).read_bytes() for rel in files if (dest / rel).is_file()}
     existing = sorted(rel for rel, data in files.items()
-                      if (dest / rel).exists() and (dest / rel).read_bytes() != data)
+                      if ((dest / rel).exists() and rel not in current) or current.get(rel, data) != data)
     if existing and not force:
         shown = "\n  ".join(existing[:15]) + ("\n  ..." if len(existing) > 15 else "")
         raise SelectionError(
@@ -160,11 +162,10 @@ def install(kit_root: Path, dest: Path, *, force: bool = False) -> Outcome:
         os.replace(dest / rel, dest / f"{rel}.orig")
         out.backups.append(f"{rel}.orig")
     for rel, data in files.items():
-        target = dest / rel
-        if target.exists() and target.read_bytes() == data:
+        if current.get(rel) == data:
             out.changes[rel] = Change.SAME
             continue
-        write_bytes(target, data, _mode_of(kit_root, rel))
+        write_bytes(dest / rel, data, _mode_of(kit_root, rel))
         out.changes[rel] = Change.ADDED
     _write_lock(dest, version, {rel: _sha256(data) for rel, data in files.items()})
     return out

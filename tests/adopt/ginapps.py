@@ -20,8 +20,10 @@ from support import go_binary
 GIN_VERSION = "v1.12.0"
 
 # A graceful main: serve in a goroutine, Shutdown on SIGTERM, exit 0.
-_SERVE = """
-	srv := &http.Server{Addr: addr, Handler: r, ReadHeaderTimeout: 5 * time.Second}
+def _serve(addr: str) -> str:
+    """The end of main: listen on ``addr`` (a Go expression), stop cleanly on SIGTERM."""
+    return """
+	srv := &http.Server{Addr: LISTEN_ADDR, Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Fatalf("listen: %v", err)
@@ -35,7 +37,7 @@ _SERVE = """
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Fatalf("shutdown: %v", err)
 	}
-"""
+""".replace("LISTEN_ADDR", addr)
 
 _IMPORTS = """package main
 
@@ -129,22 +131,7 @@ func main() {
 		_, _ = logFile.WriteString("now\\n")
 		c.String(http.StatusOK, time.Now().In(zone).Format(time.RFC3339))
 	})
-	addr := ":9999"
-	_ = addr
-	srv := &http.Server{Addr: ":9999", Handler: r, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Fatalf("listen: %v", err)
-		}
-	}()
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
-	<-stop
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
-}
-""",
+""" + _serve('":9999"') + "}\n",
     }
 
 
@@ -204,8 +191,7 @@ func main() {
 		c.String(http.StatusOK, cfg["greeting"])
 	})
 	r.StaticFS("/ui", http.FS(assets.Static))
-	addr := ":" + cfg["port"]
-""" + _SERVE + "}\n",
+""" + _serve('":" + cfg["port"]') + "}\n",
         "cmd/worker/main.go": """
 // Command worker drains a queue; it serves nothing.
 package main
@@ -274,9 +260,7 @@ func Ping() error { return errors.New("cstore requires cgo to work. This is a st
 func main() {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-""" + _health_handler("/healthz", "cstore.Ping()") + """	addr := ":7070"
-	_ = addr
-""" + _SERVE.replace("Addr: addr", 'Addr: ":7070"') + "}\n",
+""" + _health_handler("/healthz", "cstore.Ping()") + _serve('":7070"') + "}\n",
     }
 
 
@@ -294,9 +278,7 @@ func main() {
 """ + _health_handler("/health") + """	r.GET("/api/items", func(c *gin.Context) {
 		c.JSON(http.StatusOK, []string{"a", "b"})
 	})
-	addr := "0.0.0.0:8181"
-	_ = addr
-""" + _SERVE.replace("Addr: addr", 'Addr: "0.0.0.0:8181"') + "}\n",
+""" + _serve('"0.0.0.0:8181"') + "}\n",
     }
 
 
@@ -322,8 +304,7 @@ func main() {
 		<-stop
 		return
 	}
-	addr := ":" + port
-""" + _SERVE + "}\n",
+""" + _serve('":" + port') + "}\n",
     }
 
 
