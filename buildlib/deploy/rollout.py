@@ -290,14 +290,18 @@ class Rollout:
                            "batch: there is no earlier release here to go back to")
         say(host.name, f"{failed} failed in this batch: going back to {s.previous}")
         try:
-            remote.run(steps.activate(self.cfg, s.previous, self.rendering.profile), "revert", timeout=180)
-            remote.run(steps.gate(self.cfg, s.previous), "revert health gate", timeout=self.cfg.health.timeout + 30)
+            self._switch_to(remote, s.previous, "revert")
         except RemoteError as exc:
             return Outcome(host, Status.FAILED, f"{version} passed its gate, but going back to {s.previous} "
                            f"with its batch failed at {exc.step} ({exc.problem})")
         say(host.name, f"reverted: serving {s.previous}")
         return Outcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
                        f"{failed} failed; serving {s.previous} again")
+
+    def _switch_to(self, remote: Remote, release: str, step: str) -> None:
+        """Activate ``release`` and health-gate it, as a rollback or a batch's revert does; RemoteError on failure."""
+        remote.run(steps.activate(self.cfg, release, self.rendering.profile), step, timeout=180)
+        remote.run(steps.gate(self.cfg, release), f"{step} health gate", timeout=self.cfg.health.timeout + 30)
 
     def digest(self, host: Host) -> str:
         """What makes this release on ``host``: its binary and every file, the env file with its secrets."""
@@ -342,8 +346,7 @@ class Rollout:
                            f"previous release to roll back to; inspect `journalctl -u {self.cfg.app}` on the host")
         say(host.name, f"rolling back to {previous}")
         try:
-            remote.run(steps.activate(self.cfg, previous, self.rendering.profile), "rollback", timeout=180)
-            remote.run(steps.gate(self.cfg, previous), "rollback health gate", timeout=self.cfg.health.timeout + 30)
+            self._switch_to(remote, previous, "rollback")
         except RemoteError as again:
             return Outcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
                            f"{previous} failed too at {again.step} ({again.problem})")
