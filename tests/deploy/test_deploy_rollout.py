@@ -129,7 +129,7 @@ def test_interrupted_rollout_leaves_every_host_on_one_release(fleet: Fleet, sign
     assert code == 130, out
     assert "interrupted; each host serves the release shown above" in out
     expected = {"web1": "1.1.0", "web2": web2_after, "web3": "1.0.0"}
-    assert {n: fleet.serving(n) for n in NAMES} == expected
+    assert {n: fleet.serving(n) for n in NAMES} == expected, out
     # Binary, settings and units all come from one release: what runs is what `current` names.
     assert {n: fleet.current(n) for n in NAMES} == {n: f"releases/{v}" for n, v in expected.items()}
     status = fleet.invoke("deploy.status")
