@@ -85,6 +85,10 @@ def popen(argv: list[str], cwd: Path, env: dict[str, str], **kwargs: object) -> 
         raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from exc
 
 
+# How long stop() waits for the killed group to be gone from the process table.
+GROUP_GONE_S = 5.0
+
+
 def stop(proc: subprocess.Popen[str]) -> None:
     """Stop the command and everything it started: SIGTERM to its group, SIGKILL after a grace period."""
     for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 30.0)):
@@ -98,6 +102,15 @@ def stop(proc: subprocess.Popen[str]) -> None:
     # The leader is gone; a compiler that ignored SIGTERM may not be.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    # SIGKILL is delivered, not yet done: return only once no process of the group is left (a linker
+    # was seen in /proc just after the build had exited), within a bound.
+    deadline = time.monotonic() + GROUP_GONE_S
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], *, cancel: threading.Event | None = None,

@@ -29,8 +29,8 @@ BROKEN_ENV = {"LOG_LEVEL": "info", "ENABLE_CACHE": True, "API_TIMEOUT_MS": 2000,
 def deploy_keys(hosts: list[lab.LabHost], key: Path, known_hosts: Path, **overrides: Any) -> dict[str, Any]:
     """The deploy section for the lab: web1 as root, the others as a sudo user, quick health gates.
 
-    The gate allows 30 s: on a 2-core machine compiling images beside the lab, a healthy restart
-    took longer than 12 s once, and the rollback that followed is right but not what a test means.
+    The gate allows 30 s, not 12: with images compiling beside the lab on 2 cores, a rollout that
+    should have switched was once found rolled back, most likely after a restart slower than 12 s.
     """
     users = ["root", "deploy", "deploy"][: len(hosts)]
     section = lab.deploy_section(hosts, key, known_hosts, users=users, domain=DOMAIN,
