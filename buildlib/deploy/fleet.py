@@ -1,16 +1,19 @@
 """Hosts as a group: choosing them, connecting, reading their state, running them in batches.
 
 Shared by rollout, status and rollback. Hosts of a batch run in threads,
-one Fabric connection each; the main thread only waits, so Ctrl-C (SIGINT)
-lands there and becomes a ``stop`` flag the host threads check between
-steps: a step that switches a release always runs to its end.
+one Fabric connection each. While hosts are being changed, Ctrl-C (SIGINT)
+does not raise KeyboardInterrupt: a handler turns it into a ``stop`` flag the
+host threads check between steps, so a step that switches a release always
+runs to its end.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -130,18 +133,44 @@ def probe(remote: Remote, cfg: DeployConfig) -> HostState:
     return parse_probe(remote.run(steps.probe(cfg), step, timeout=30).stdout)
 
 
-def run_parallel(items: Iterable[T], fn: Callable[[T], object], stop: threading.Event) -> list[Future[object]]:
-    """Run ``fn`` on every item in threads; Ctrl-C sets ``stop`` and waits for the threads to finish."""
+class Stop(threading.Event):
+    """Set by Ctrl-C while ``ctrl_c_stops`` is in force; host threads check it between steps."""
+
+    announced = False
+
+
+@contextmanager
+def ctrl_c_stops(stop: Stop) -> Iterator[None]:
+    """Inside, SIGINT sets ``stop`` instead of raising KeyboardInterrupt in the main thread.
+
+    A KeyboardInterrupt can land at any bytecode: seen inside ThreadPoolExecutor.submit, after the
+    host's thread had started but before the pool recorded it, so the pool no longer waited for
+    that thread and the host's connection was closed under its running release switch.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()  # only this: the main thread prints the note at its next wait (see run_parallel)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_parallel(items: Iterable[T], fn: Callable[[T], object], stop: Stop) -> list[Future[object]]:
+    """Run ``fn`` on every item in threads and wait for all of them (Ctrl-C included: see ctrl_c_stops)."""
     items = list(items)
     with ThreadPoolExecutor(max_workers=max(1, len(items)), thread_name_prefix="deploy") as pool:
         futures = [pool.submit(fn, item) for item in items]
         pending = set(futures)
         while pending:
-            try:
-                _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-            except KeyboardInterrupt:
-                if not stop.is_set():
-                    stop.set()
-                    note("interrupted: finishing the step in progress on each host, then stopping "
-                         "(a release switch always completes or rolls back)")
+            _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            if stop.is_set() and not stop.announced:
+                stop.announced = True
+                note("interrupted: finishing the step in progress on each host, then stopping "
+                     "(a release switch always completes or rolls back)")
     return futures

@@ -8,7 +8,6 @@ rollbacks walk further back; a release marked failed is skipped.
 
 from __future__ import annotations
 
-import threading
 
 from ..config import Project
 from ..errors import BuildlibError
@@ -50,7 +49,7 @@ def _one(cfg: DeployConfig, remote: Remote, profile: str) -> Outcome:
 def run(project: Project, cfg: DeployConfig, hosts: list[Host], batch: int, profile: str,
         dry: bool = False) -> list[Outcome]:
     """Roll ``hosts`` back one release, ``batch`` at a time; stop at the first failure."""
-    stop = threading.Event()
+    stop = fleet.Stop()
     outcomes = {h.name: Outcome(h, Status.UNTOUCHED) for h in hosts}
     note(f"rollback {cfg.app} on {', '.join(h.name for h in hosts)}" + (": dry run, nothing is executed"
                                                                          if dry else ""))
@@ -65,13 +64,14 @@ def run(project: Project, cfg: DeployConfig, hosts: list[Host], batch: int, prof
         finally:
             remote.close()
 
-    for group in fleet.batches(hosts, batch):
-        futures = fleet.run_parallel(group, one, stop)
-        for host, future in zip(group, futures, strict=True):
-            exc = future.exception()
-            outcomes[host.name] = future.result() if exc is None else Outcome(host, Status.FAILED, str(exc))  # type: ignore[assignment]
-        if stop.is_set() or any(outcomes[h.name].bad for h in group):
-            break
+    with fleet.ctrl_c_stops(stop):
+        for group in fleet.batches(hosts, batch):
+            futures = fleet.run_parallel(group, one, stop)
+            for host, future in zip(group, futures, strict=True):
+                exc = future.exception()
+                outcomes[host.name] = future.result() if exc is None else Outcome(host, Status.FAILED, str(exc))  # type: ignore[assignment]
+            if stop.is_set() or any(outcomes[h.name].bad for h in group):
+                break
     note("summary:\n" + summary(list(outcomes.values())))
     bad = [o for o in outcomes.values() if o.bad]
     if bad:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets as token_source
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -105,7 +104,7 @@ class Rollout:
     on_staged: Callable[[list[Host]], None] | None = None
 
     def __post_init__(self) -> None:
-        self.stop = threading.Event()
+        self.stop = fleet.Stop()
 
     @property
     def version(self) -> str:
@@ -118,7 +117,7 @@ class Rollout:
         mode = "dry run: no connection, nothing is executed" if self.dry else f"batches of {batch}"
         note(f"deploy {self.cfg.app} {self.version} ({self.rendering.profile} profile, "
              f"{self.rendering.environment} environment) to {', '.join(h.name for h in hosts)}: {mode}")
-        try:
+        with fleet.ctrl_c_stops(self.stop):
             for group in fleet.batches(hosts, batch):
                 if self.stop.is_set():
                     break
@@ -132,9 +131,6 @@ class Rollout:
                         remote.close()
                 if any(outcomes[h.name].bad for h in group):
                     break
-        except KeyboardInterrupt:
-            # Between batches no host is in the middle of anything: just stop.
-            self.stop.set()
         return list(outcomes.values())
 
     def _batch(self, remotes: list[Remote]) -> list[Outcome]:

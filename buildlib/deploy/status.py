@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from ..config import Project
@@ -43,7 +42,7 @@ def collect(project: Project, cfg: DeployConfig, hosts: list[Host]) -> list[Host
         finally:
             remote.close()
 
-    futures = fleet.run_parallel(hosts, one, threading.Event())
+    futures = fleet.run_parallel(hosts, one, fleet.Stop())
     return [f.result() for f in futures]  # type: ignore[misc]
 
 
