@@ -1,6 +1,7 @@
 """The `service:` section of build.yaml: the application as it runs, written once.
 
-Which binary is the service, the port it listens on, the path that answers 200
+Which binary is the service, the port it listens on (and how it is told), whether
+it takes its listener from systemd, the path that answers 200
 when it is healthy (or none), its working directory, the files it reads there
 and the directories it writes, and whether it needs the time zone database.
 The images (and the smoke test) read these facts from here instead of assuming
@@ -53,6 +54,12 @@ SECTION = Field(
         fields={
             "binary": Field(Nullable(Str()), default=None),
             "port": Field(Int(min=1, max=65535, what="a TCP port (1-65535)"), default=8080),
+            # The environment variable the app reads its port from (null: the port is fixed in its
+            # code or config): two instances on two ports need it (deploy's hardened profile).
+            "port_env": Field(Nullable(Str(pattern=r"[A-Z_][A-Z0-9_]*", pattern_help="an environment variable "
+                                           "name like PORT")), default="PORT"),
+            # Accepts its listener from systemd (LISTEN_FDS, fd 3): deploy's strict profile needs it.
+            "socket_activation": Field(Bool(), default=False),
             "health": Field(Nullable(Str(check=_health_path)), default="/healthz"),
             "args": Field(ListOf(Str()), factory=list),
             "workdir": Field(Str(check=_workdir), default="/app"),
@@ -73,6 +80,8 @@ class Service:
 
     binary: str
     port: int
+    port_env: str | None
+    socket_activation: bool
     health: str | None  # None: the app serves no health route; the probe checks the port accepts connections
     args: tuple[str, ...]
     workdir: str
@@ -113,6 +122,7 @@ def load(project: config.Project) -> Service:
             raise project.error(f"service.files[{i}]", f'"{rel}" does not exist under {project.root}; list files '
                                                        "of the repository the app reads at run time")
     return Service(
-        binary=binary, port=raw["port"], health=raw["health"], args=tuple(raw["args"]), workdir=raw["workdir"],
+        binary=binary, port=raw["port"], port_env=raw["port_env"], socket_activation=raw["socket_activation"],
+        health=raw["health"], args=tuple(raw["args"]), workdir=raw["workdir"],
         files=tuple(raw["files"]), writable=tuple(raw["writable"]), tzdata=raw["tzdata"],
     )

@@ -7,7 +7,10 @@
 - ``systemd-analyze security --offline=true`` scores each service file; a
   score above the threshold in build.yaml (deploy.security) fails;
 - ``nginx -t`` reads the site through a small wrapper nginx.conf with its own
-  prefix and pid file, as nginx only accepts a site inside an http block.
+  prefix and pid file, as nginx only accepts a site inside an http block;
+- the app's own code is read (``template.detect``, what adopt reads) to catch a
+  description that cannot work: a health path no route serves, a port or port
+  variable other than the code's, socket activation the code never accepts.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildlibError, ToolError
-from .render import SITE_FILE, env_name, unit_name
-from .settings import PROFILES, DeployConfig
+from .render import SITE_FILE, UPSTREAM_FILE, env_name, service_unit
+from .settings import DeployConfig
 
 STOCK_UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system")
 _SCORE = re.compile(r"Overall exposure level for (\S+): ([0-9.]+) (\w+)")
@@ -38,9 +41,10 @@ class Finding:
     check: str
     ok: bool
     detail: str
+    skipped: bool = False  # could not be checked (said why in detail); never counted as a pass
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = "skip" if self.skipped else "ok  " if self.ok else "FAIL"
         return f"{mark} {self.profile:<9} {self.file:<16} {self.check:<24} {self.detail}"
 
 
@@ -82,9 +86,12 @@ def verify_units(cfg: DeployConfig, folder: Path, scratch: Path) -> tuple[bool, 
     etc.mkdir(parents=True, exist_ok=True)
     for name in units:
         shutil.copy(folder / name, etc / name)
+    # A template unit is verified as its first instance, whose release directory is ports/PORT.
+    template = any(name.endswith("@.service") for name in units)
+    units = [name.replace("@.service", f"@{cfg.port}.service") for name in units]
     # verify insists that ExecStart= is executable inside the root: a stand-in
     # for the release binary, which only exists on the hosts.
-    current = root / cfg.base.lstrip("/") / "current"
+    current = root / cfg.base.lstrip("/") / ("ports/" + str(cfg.port) if template else "current")
     current.mkdir(parents=True, exist_ok=True)
     stand_in = current / cfg.binary
     stand_in.write_text("#!/bin/sh\nexit 0\n")
@@ -108,6 +115,11 @@ def nginx_test(cfg: DeployConfig, site: Path, scratch: Path) -> tuple[bool, str]
         cert, key = _self_signed(prefix, cfg.domain)
         text = text.replace(cfg.tls.certificate_key, str(key)).replace(cfg.tls.certificate, str(cert))
         note = " (certificate paths not on this machine: checked with a throw-away self-signed pair)"
+    upstream = f"{cfg.base}/{UPSTREAM_FILE}"
+    if upstream in text:
+        # Written by each deploy on the host: a stand-in naming the first instance.
+        (prefix / UPSTREAM_FILE).write_text(f"server 127.0.0.1:{cfg.port} max_fails=0;\n", encoding="utf-8")
+        text = text.replace(upstream, str(prefix / UPSTREAM_FILE))
     checked = prefix / SITE_FILE
     checked.write_text(text, encoding="utf-8")
     wrapper = prefix / "nginx.conf"
@@ -133,17 +145,18 @@ def _self_signed(folder: Path, domain: str) -> tuple[Path, Path]:
 
 def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding]:
     """Every check of one profile's rendering in ``folder``."""
-    service = folder / unit_name(cfg)
+    name = service_unit(cfg, profile)
+    service = folder / name
     if not service.is_file():
         raise CheckError(f"{service} does not exist; run `invoke deploy.render --out {folder.parent}` first")
     found = []
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as tmp:
         ok, out = verify_units(cfg, folder, Path(tmp))
         units = " ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".service", ".socket")))
-        found.append(Finding(profile, unit_name(cfg), "systemd-analyze verify", ok, out or f"clean: {units}"))
+        found.append(Finding(profile, name, "systemd-analyze verify", ok, out or f"clean: {units}"))
         score, rating, _ = exposure(service)
         limit = cfg.security[profile]
-        found.append(Finding(profile, unit_name(cfg), "exposure", score <= limit,
+        found.append(Finding(profile, name, "exposure", score <= limit,
                              f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"))
         ok, out = nginx_test(cfg, folder / SITE_FILE, Path(tmp))
         found.append(Finding(profile, SITE_FILE, "nginx -t", ok, out or "syntax ok"))
@@ -151,13 +164,64 @@ def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding
 
 
 def check(cfg: DeployConfig, rendered: Path) -> list[Finding]:
-    """Check ``rendered/<profile>/`` for every profile."""
-    return [f for p in PROFILES for f in check_profile(cfg, p, rendered / p)]
+    """Check ``rendered/<profile>/`` for every profile that fits the app."""
+    return [f for p in cfg.profiles for f in check_profile(cfg, p, rendered / p)]
+
+
+def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
+    """What build.yaml says about the app against what its code (``main`` and its packages) does."""
+    from ..template.detect import detect
+
+    facts = detect(root, main)
+    found = []
+    routes = {str(s.value): s.where for s in facts.routes}
+    path = cfg.health.path
+    if path in routes:
+        found.append(Finding("app", "code", "health route", True, f"{path} is served ({routes[path]})"))
+    elif path in facts.url_paths:
+        # Registered through a helper of the app's own (not a literal r.GET): the path is there.
+        found.append(Finding("app", "code", "health route", True, f"{path} is in the code "
+                             f"({facts.url_paths[path]})"))
+    elif routes:
+        shown = ", ".join(sorted(routes)[:8]) + (", ..." if len(routes) > 8 else "")
+        found.append(Finding("app", "code", "health route", False,
+                             f"{path} (deploy.health.path / service.health) is served by no route of {main}; its "
+                             f"routes: {shown}. Name one of them, or add the route"))
+    else:
+        found.append(Finding("app", "code", "health route", True, "no route path is written as a literal in the "
+                             "code (built at run time?): the health gate is the test", skipped=True))
+    if facts.port and facts.port.value != cfg.port and not facts.port_from_env:
+        found.append(Finding("app", "code", "port", False, f"the code listens on :{facts.port.value} "
+                             f"({facts.port.where}) but service.port is {cfg.port}; make them agree"))
+    elif facts.port_from_env and cfg.port_env and facts.port_from_env.value != cfg.port_env:
+        found.append(Finding("app", "code", "port", False, f"the code reads its port from "
+                             f"${facts.port_from_env.value} ({facts.port_from_env.where}) but service.port_env is "
+                             f"{cfg.port_env}; each instance would listen elsewhere than nginx sends to"))
+    elif "hardened" in cfg.profiles and facts.port and not facts.port_from_env:
+        found.append(Finding("app", "code", "port", False, f"the code listens on the fixed :{facts.port.value} "
+                             f"({facts.port.where}) and reads no port variable, so the hardened profile's second "
+                             f"instance cannot start; read ${cfg.port_env} in the code or set service.port_env: null"))
+    elif facts.port_from_env:
+        found.append(Finding("app", "code", "port", True, f"reads ${facts.port_from_env.value} "
+                             f"({facts.port_from_env.where})"))
+    elif facts.port:
+        found.append(Finding("app", "code", "port", True, f"listens on :{facts.port.value} ({facts.port.where})"))
+    else:
+        found.append(Finding("app", "code", "port", True, "no listen address or port variable is written as a "
+                             "literal in the code: the health gate is the test", skipped=True))
+    if "strict" in cfg.profiles:
+        act = facts.socket_activation
+        found.append(Finding("app", "code", "socket activation", act is not None,
+                             f"takes its listener from systemd ({act.where})" if act else
+                             "service.socket_activation is true but the code never reads LISTEN_FDS (nor uses "
+                             "go-systemd's activation): under the strict profile it would not get its socket; "
+                             "set it to false to deploy with the hardened profile"))
+    return found
 
 
 def raise_failures(findings: list[Finding]) -> None:
     """CheckError listing the failed findings, if any."""
-    failed = [f for f in findings if not f.ok]
+    failed = [f for f in findings if not f.ok and not f.skipped]
     if failed:
         lines = "\n  ".join(f.line() for f in failed)
         raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\nFix deploy/*.j2 or the thresholds in "

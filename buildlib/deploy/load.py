@@ -2,11 +2,19 @@
 
 Runs as its own process next to a rollout, so the deploy's threads and the
 load's timing do not share an interpreter. Requests are spread round-robin
-over the URLs (one per host's nginx) at a fixed rate, alternating
-``/api/v1/ping`` with ``/version`` so the result also shows which versions
-answered while the release changed. Prints one JSON object: requests, failures
-(any status but 200, or no answer), status counts, versions seen, latencies.
-Only loopback URLs are accepted and rate and duration are capped.
+over the URLs (one per host's nginx) at a fixed rate, cycling through
+``--paths`` (default ``/api/v1/ping`` and ``/version``); answers of the
+``--version-path`` show which versions answered while the release changed.
+Prints one JSON object: requests, failures (any status but 200, or no
+answer), status counts, versions seen, latencies, and how many requests were
+retried.
+
+Like the HTTP clients people use (Go's net/http, urllib3, browsers: RFC 9112,
+9.3.1), a request sent on a reused keep-alive connection that the server had
+already closed, and that got no byte of answer, is sent once more on a fresh
+connection; it counts as retried, not as failed. nginx closes idle keep-alive
+connections when it reloads. Only loopback URLs are accepted and rate and
+duration are capped.
 """
 
 from __future__ import annotations
@@ -36,21 +44,32 @@ class Target:
         self.host, self.port, self.host_header = parts.hostname, parts.port or 80, host_header
         self.local = threading.local()
 
-    def get(self, path: str, timeout: float) -> tuple[int, bytes]:
+    def get(self, path: str, timeout: float) -> tuple[int, bytes, bool]:
+        """(status, body, retried)."""
         conn = getattr(self.local, "conn", None)
+        reused = conn is not None
         if conn is None:
             conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            conn.request("GET", path, headers={"Host": self.host_header})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
+            try:
+                conn.request("GET", path, headers={"Host": self.host_header})
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                conn.close()
+                self.local.conn = None
+                status, body, _ = self.get(path, timeout)  # a fresh connection now: no second retry
+                return status, body, True
+            return resp.status, resp.read(), False  # a failure here had answer bytes: never retried
         except (OSError, http.client.HTTPException):
             conn.close()
             self.local.conn = None
             raise
 
 
-def run(urls: list[str], host_header: str, rate: float, duration: float, timeout: float) -> dict[str, object]:
+def run(urls: list[str], host_header: str, rate: float, duration: float, timeout: float,
+        paths: tuple[str, ...] = PATHS, version_path: str | None = "/version") -> dict[str, object]:
     rate, duration = min(rate, MAX_RATE), min(duration, MAX_DURATION)
     targets = [Target(u, host_header) for u in urls]
     lock = threading.Lock()
@@ -58,23 +77,29 @@ def run(urls: list[str], host_header: str, rate: float, duration: float, timeout
     versions: Counter[str] = Counter()
     latencies: list[float] = []
     errors: list[str] = []
+    retried = [0]
 
     def one(i: int) -> None:
-        target, path = targets[i % len(targets)], PATHS[(i // len(targets)) % len(PATHS)]
+        target, path = targets[i % len(targets)], paths[(i // len(targets)) % len(paths)]
         started = time.monotonic()
+        again = False
         try:
-            status, body = target.get(path, timeout)
+            status, body, again = target.get(path, timeout)
             key = str(status)
         except Exception as exc:  # noqa: BLE001 - every failure counts, whatever it is
             status, body, key = 0, b"", type(exc).__name__
         took = time.monotonic() - started
         with lock:
+            retried[0] += again
             statuses[key] += 1
             latencies.append(took)
             if status != 200 and len(errors) < 20:
                 errors.append(f"{time.strftime('%H:%M:%S')} {target.port}{path}: {key} {body[:120]!r}")
-            if path == "/version" and status == 200:
-                versions[json.loads(body).get("version", "?")] += 1
+            if path == version_path and status == 200:
+                try:
+                    versions[str(json.loads(body).get("version", "?"))] += 1
+                except (ValueError, AttributeError):
+                    versions["(not JSON)"] += 1
 
     total = int(rate * duration)
     began = time.monotonic()
@@ -95,7 +120,8 @@ def run(urls: list[str], host_header: str, rate: float, duration: float, timeout
     return {
         "requests": sum(statuses.values()), "failed": failed, "statuses": dict(statuses),
         "versions": dict(versions), "rate": rate, "seconds": round(elapsed, 1),
-        "latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)}, "errors": errors,
+        "latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)}, "retried": retried[0],
+        "errors": errors,
     }
 
 
@@ -106,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50, help=f"requests per second (at most {MAX_RATE})")
     parser.add_argument("--duration", type=float, default=10, help=f"seconds (at most {MAX_DURATION})")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for one answer")
+    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated paths requested in turn")
+    parser.add_argument("--version-path", default="/version",
+                        help='the path answering JSON with "version" (counted per version seen); "" for none')
     args = parser.parse_args(argv)
-    result = run(args.urls, args.host_header, args.rate, args.duration, args.timeout)
+    paths = tuple(p for p in args.paths.split(",") if p)
+    if not paths or any(not p.startswith("/") for p in paths):
+        parser.error(f'--paths "{args.paths}": give one or more paths starting with "/", comma-separated')
+    result = run(args.urls, args.host_header, args.rate, args.duration, args.timeout, paths,
+                 args.version_path or None)
     json.dump(result, sys.stdout)
     print()
     return 0

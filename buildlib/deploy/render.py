@@ -58,6 +58,54 @@ def unit_name(cfg: DeployConfig, kind: str = "service") -> str:
     return f"{cfg.app}.{kind}"
 
 
+def service_unit(cfg: DeployConfig, profile: str) -> str:
+    """The service file of ``profile``: one unit (strict), or a template with one instance per port (hardened)."""
+    return f"{cfg.app}@.service" if profile == "hardened" else unit_name(cfg)
+
+
+def instance(cfg: DeployConfig, port: int | str) -> str:
+    """The hardened profile's instance on ``port`` (a number, or a shell variable like ``$next``)."""
+    return f"{cfg.app}@{port}.service"
+
+
+UPSTREAM_FILE = "upstream.conf"  # base/upstream.conf: the instance nginx sends traffic to (hardened)
+FILES_ARCHIVE = "files.tar"      # service.files, unpacked into each release directory
+
+
+def systemd_arg(arg: str) -> str:
+    """One ExecStart= argument as systemd reads it back (``%`` is a specifier there; $VAR stays an expansion)."""
+    arg = arg.replace("%", "%%")
+    if arg and not re.search(r'[\s"\'\\;]', arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def files_archive(root: Path, files: tuple[str, ...]) -> bytes | None:
+    """service.files as one tar, the same bytes for the same files (owner, times and order fixed)."""
+    if not files:
+        return None
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    paths: list[Path] = []
+    for rel in files:
+        top = root / rel
+        paths += [top] + (sorted(top.rglob("*")) if top.is_dir() else [])
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in paths:
+            if path.is_symlink():
+                continue  # a link could point outside the release; ship what it names instead
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(root).as_posix())
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mtime = 0
+            info.mode = 0o755 if path.is_dir() or path.stat().st_mode & 0o111 else 0o644
+            with (open(path, "rb") if path.is_file() else io.BytesIO()) as handle:
+                tar.addfile(info, handle if path.is_file() else None)
+    return buf.getvalue()
+
+
 def env_name(cfg: DeployConfig) -> str:
     return f"{cfg.app}.env"
 
@@ -117,11 +165,30 @@ def render(cfg: DeployConfig, root: Path, profile: str | None = None, environmen
     profile = profile or cfg.profile
     if profile not in PROFILES:
         raise RenderError(f'unknown profile "{profile}"; choose one of: {", ".join(PROFILES)}')
+    if profile not in cfg.profiles:
+        raise RenderError(f"the {profile} profile does not fit this app (it fits: {', '.join(cfg.profiles)}); "
+                          "see service.socket_activation and service.port_env in build.yaml")
     env_row = cfg.env(environment)
-    values = {"PORT": str(cfg.port), "LISTEN_ADDR": LISTEN_ADDR, "SERVICE_NAME": cfg.app, **env_row.values}
+    hardened = profile == "hardened"
+    # hardened: each instance gets its own port from its unit, so the file must not set one.
+    port_value = {} if hardened or cfg.port_env is None else {cfg.port_env: str(cfg.port)}
+    values = {**port_value, "LISTEN_ADDR": LISTEN_ADDR, "SERVICE_NAME": cfg.app, **env_row.values}
+    if hardened and cfg.port_env in values:
+        raise RenderError(f"environments.{env_row.name} sets {cfg.port_env}, which the hardened profile sets per "
+                          f"instance (service.port_env); remove it from that environment")
+    release_dir = f"{cfg.base}/ports/%i" if hardened else f"{cfg.base}/current"
     context = {
         "app": cfg.app,
+        "unit": service_unit(cfg, profile),
+        "instance": hardened,
         "binary": cfg.binary,
+        "exec_start": " ".join([f"{release_dir}/{cfg.binary}", *(systemd_arg(a) for a in cfg.args)]),
+        "release_dir": release_dir,
+        "port_env": cfg.port_env,
+        "second_port": cfg.second_port,
+        "upstream_file": f"{cfg.base}/{UPSTREAM_FILE}",
+        "writable": [f"{cfg.app}/{w}" for w in cfg.writable],
+        "outbound": list(cfg.allow_outbound),
         "profile": profile,
         "environment": env_row.name,
         "base": cfg.base,
@@ -142,7 +209,7 @@ def render(cfg: DeployConfig, root: Path, profile: str | None = None, environmen
         "secrets": {k: env_quote(v) for k, v in (secrets or {}).items()},
     }
     env = _environment(root)
-    wanted = [("service.j2", unit_name(cfg), 0o644), (f"{SITE_FILE}.j2", SITE_FILE, 0o644),
+    wanted = [("service.j2", service_unit(cfg, profile), 0o644), (f"{SITE_FILE}.j2", SITE_FILE, 0o644),
               ("env.j2", env_name(cfg), 0o600)]
     if profile == "strict":
         wanted.insert(1, ("socket.j2", unit_name(cfg, "socket"), 0o644))
@@ -159,5 +226,5 @@ def render(cfg: DeployConfig, root: Path, profile: str | None = None, environmen
 
 
 def render_all(cfg: DeployConfig, root: Path, out: Path, environment: str | None = None) -> dict[str, list[Path]]:
-    """Write every profile's rendering to ``out/<profile>/``."""
-    return {p: render(cfg, root, p, environment).write(out / p) for p in PROFILES}
+    """Write the rendering of every profile that fits the app to ``out/<profile>/``."""
+    return {p: render(cfg, root, p, environment).write(out / p) for p in cfg.profiles}

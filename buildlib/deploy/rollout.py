@@ -33,7 +33,7 @@ from ..errors import BuildlibError
 from . import fleet, steps
 from .release import Release
 from .remote import Remote, RemoteError, UnreachableError, note, say
-from .render import Rendering, env_name
+from .render import FILES_ARCHIVE, Rendering, env_name, files_archive
 from .settings import DeployConfig, Host
 
 T = TypeVar("T")
@@ -105,6 +105,8 @@ class Rollout:
 
     def __post_init__(self) -> None:
         self.stop = fleet.Stop()
+        # service.files, unpacked into each release directory (the app's working directory).
+        self.files_tar = files_archive(self.project.root, self.cfg.files)
 
     @property
     def version(self) -> str:
@@ -256,7 +258,8 @@ class Rollout:
             out = remote.run(steps.activate(self.cfg, version, self.rendering.profile), "activate", timeout=180)
             if out.stdout.strip():
                 say(host.name, out.stdout.strip())
-            say(host.name, f"health gate: {self.cfg.health.path} and /version through nginx")
+            version_route = f" and {self.cfg.health.version}" if self.cfg.health.version else ""
+            say(host.name, f"health gate: {self.cfg.health.path}{version_route} through nginx")
             remote.run(steps.gate(self.cfg, version), "health gate", timeout=self.cfg.health.timeout + 30)
         except RemoteError as exc:
             if remote.dry:
@@ -305,6 +308,8 @@ class Rollout:
         for f in sorted(self.rendering.files.values(), key=lambda f: f.name):
             data = self.env_file if f.name == env_name(self.cfg) else f.content.encode()
             h.update(f"\0{f.name}\0{len(data)}\0".encode() + data)
+        if self.files_tar is not None:
+            h.update(f"\0{FILES_ARCHIVE}\0{len(self.files_tar)}\0".encode() + self.files_tar)
         return h.hexdigest()
 
     def _preflight(self, host: Host, state: fleet.HostState) -> None:
@@ -329,6 +334,9 @@ class Rollout:
             data = self.env_file if f.name == env_name(self.cfg) else f.content.encode()
             remote.put(data, f"{staging}/{f.name}", f"upload {f.name}")
             files.append((f.name, f.mode))
+        if self.files_tar is not None:
+            remote.put(self.files_tar, f"{staging}/{FILES_ARCHIVE}", f"upload {FILES_ARCHIVE} (service.files)")
+            files.append((FILES_ARCHIVE, 0o644))
         remote.run(steps.install(self.cfg, self.version, artifact.sha256, staging, sorted(files),
                                  self.digest(remote.host)),
                    "install release (checksum verified on the host)")

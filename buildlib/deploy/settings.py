@@ -12,10 +12,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config, environments
 from ..config import KNOWN_PLATFORMS, Project
 from ..schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, MapOf, Nullable, Number, Record, Str
+
+if TYPE_CHECKING:
+    from ..service import Service
 
 PROFILES = ("strict", "hardened")
 _ENV_NAME = r"[A-Z_][A-Z0-9_]*"
@@ -57,6 +61,15 @@ def abs_path_problem(value: str) -> str | None:
     return None
 
 
+def prefix_problem(value: str) -> str | None:
+    """Why ``value`` is not an IP address or prefix systemd's IPAddressAllow= takes."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return None
+    except ValueError:
+        return "an IP address or prefix such as 10.0.5.20 or 10.0.5.0/24 (systemd filters by address, not name)"
+
+
 def local_path_problem(value: str) -> str | None:
     """Why ``value`` is not a usable path on the deployer's machine (``~`` allowed)."""
     if not re.fullmatch(r"[A-Za-z0-9._/@+~-]+", value) or "~" in value[1:]:
@@ -94,10 +107,15 @@ SECTION = _section(
     {
         # null: build.yaml's service: (binary, port, health) — one description of the app.
         "binary": Field(Nullable(Str()), default=None),
-        "profile": Field(Str(choices=PROFILES), default="strict"),
+        # null: strict when the app takes its listener from systemd (service.socket_activation), else hardened.
+        "profile": Field(Nullable(Str(choices=PROFILES)), default=None),
         # A name from the top-level `environments:` section (buildlib.environments).
         "environment": Field(Str(), default="prod"),
         "port": Field(Nullable(_PORT), default=None),
+        # hardened: the second instance's port while the first serves (null: service.port + 1).
+        "second_port": Field(Nullable(_PORT), default=None),
+        # hardened: where the app may connect besides loopback (its database), as IP prefixes.
+        "allow_outbound": Field(ListOf(Str(check=prefix_problem, what="an IP prefix")), factory=list),
         "domain": Field(Str(check=hostname_problem, what="a domain name"), default="localhost"),
         "user": Field(
             Nullable(Str(pattern=r"[a-z_][a-z0-9_-]{0,31}", pattern_help="a Unix user name")), default=None
@@ -125,7 +143,7 @@ SECTION = _section(
         "secrets": _section(
             {
                 "names": Field(ListOf(Str(pattern=_ENV_NAME, pattern_help="an environment variable name")),
-                               factory=lambda: ["DB_PASSWORD"]),
+                               factory=list),
                 "file": Field(Nullable(_LOCAL_PATH), default=None),
             }
         ),
@@ -133,6 +151,10 @@ SECTION = _section(
             {
                 "path": Field(Nullable(Str(pattern=r"/[A-Za-z0-9._/-]*", pattern_help="an URL path like /readyz")),
                               default=None),
+                # A route answering JSON with "version": the gate then also checks that the new
+                # release is the one answering. null: the app has none; health alone gates.
+                "version": Field(Nullable(Str(pattern=r"/[A-Za-z0-9._/-]*",
+                                              pattern_help="an URL path like /version")), default=None),
                 "timeout": Field(Number(min=1), default=30),
                 "interval": Field(Number(min=0.1), default=1),
                 "passes": Field(Int(min=1, max=20), default=2),
@@ -187,6 +209,7 @@ class Tls:
 @dataclass(frozen=True)
 class Health:
     path: str
+    version: str | None
     timeout: float
     interval: float
     passes: int
@@ -212,8 +235,15 @@ class DeployConfig:
     app: str
     binary: str
     profile: str
+    profiles: tuple[str, ...]  # the profiles this app can run under (see fitting_profiles)
     environment: str
     port: int
+    second_port: int
+    port_env: str | None
+    args: tuple[str, ...]
+    files: tuple[str, ...]      # service.files: shipped into each release directory, its working directory
+    writable: tuple[str, ...]   # service.writable: kept under /var/lib/<app>/, linked into each release
+    allow_outbound: tuple[str, ...]
     domain: str
     user: str | None
     base: str
@@ -248,6 +278,12 @@ class DeployConfig:
         return self.environments[name]
 
 
+def fitting_profiles(svc: Service) -> tuple[str, ...]:
+    """The profiles an app can run under: strict needs a listener from systemd, hardened a port it is told."""
+    return tuple(p for p, fits in (("strict", svc.socket_activation), ("hardened", svc.port_env is not None))
+                 if fits)
+
+
 def load(project: Project) -> DeployConfig:
     """The ``deploy:`` section of ``project``, checked across keys."""
     from .. import service as service_mod
@@ -263,6 +299,25 @@ def load(project: Project) -> DeployConfig:
                   "deploy.binary out so both say the same")
     raw["binary"] = raw["binary"] or svc.binary
     raw["port"] = raw["port"] or svc.port
+    profiles = fitting_profiles(svc)
+    if not profiles:
+        raise err("service.port_env", "is null and service.socket_activation is false: the app's port is fixed "
+                  "in its code, so no zero-downtime profile fits (strict hands it a listener from systemd, "
+                  "hardened starts a second instance on another port); let the app read its port from an "
+                  "environment variable (gin's r.Run() reads PORT) and name it in service.port_env")
+    profile = raw["profile"] or profiles[0]
+    if profile not in profiles:
+        why = ("takes no listener from systemd (service.socket_activation: false)" if profile == "strict" else
+               "cannot be told its port (service.port_env: null)")
+        raise err("deploy.profile", f"{profile} does not fit this app: it {why}; use "
+                  f"{' or '.join(profiles)}, or leave deploy.profile out")
+    second = raw["second_port"] or (svc.port + 1 if svc.port < 65535 else svc.port - 1)
+    clash = {svc.port: "service.port", raw["http_port"]: "deploy.http_port"}
+    if raw["tls"]["enabled"]:
+        clash[raw["https_port"]] = "deploy.https_port"
+    if "hardened" in profiles and second in clash:
+        raise err("deploy.second_port", f"{second} is {clash[second]} too; the second instance needs a port of "
+                  "its own")
     health_path = raw["health"]["path"] or svc.health
     if health_path is None:
         raise err("deploy.health.path", "the service has no health route (service.health: null), and the rollout "
@@ -292,9 +347,16 @@ def load(project: Project) -> DeployConfig:
     return DeployConfig(
         app=app,
         binary=raw["binary"],
-        profile=raw["profile"],
+        profile=profile,
+        profiles=profiles,
         environment=raw["environment"],
         port=raw["port"],
+        second_port=second,
+        port_env=svc.port_env,
+        args=svc.args,
+        files=svc.files,
+        writable=svc.writable,
+        allow_outbound=tuple(raw["allow_outbound"]),
         domain=raw["domain"],
         user=raw["user"],
         base=paths["base"] or f"/opt/{app}",
@@ -308,7 +370,8 @@ def load(project: Project) -> DeployConfig:
         static_max_age=raw["static_max_age"],
         secret_names=secrets,
         secrets_file=raw["secrets"]["file"],
-        health=Health(health_path, float(health["timeout"]), float(health["interval"]), health["passes"]),
+        health=Health(health_path, health["version"], float(health["timeout"]), float(health["interval"]),
+                      health["passes"]),
         security={k: float(v) for k, v in raw["security"].items()},
         keep_releases=raw["keep_releases"],
         batch=raw["batch"],

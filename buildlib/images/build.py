@@ -203,8 +203,7 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
         jobs = len(opts.variants) if settings.parallel else 1
     rendered = dockerfile.render(settings.dockerfile, settings.root, args["PROJECT"], opts.cache_mounts,
                                  entrypoint=(f"/{service.BIN_DIR}/{settings.service.binary}", *settings.service.args),
-                                 runtime=dockerfile.runtime_files(settings.service.workdir, settings.service.files,
-                                                                  settings.service.writable, settings.service.tzdata))
+                                 runtime=dockerfile.runtime_files(settings.service))
     return Plan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
 
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..service import Service
 
 RENDER_DIR = Path(".build/images")
 _CACHE_ID = re.compile(r"id=\$\{PROJECT\}-")
@@ -37,12 +41,15 @@ _RUNTIME_FILES = re.compile(r"^# kit: runtime files for (\w+)$", re.M)
 _NEEDS_TZDATA = ("scratch", "alpine")
 
 
-def runtime_files(workdir: str, files: tuple[str, ...], writable: tuple[str, ...],
-                  tzdata: bool) -> dict[str, list[str]]:
-    """Per variant, the COPY lines that put the service's files, writable directories and zone files in."""
-    lines = [f"COPY {json.dumps([rel, f'{workdir}/{rel}'])}" for rel in files]
-    lines += [f"COPY --from=empty --chown=65532:65532 / {workdir}/{rel}/" for rel in writable]
-    zone = ["COPY --from=distroless-base /usr/share/zoneinfo /usr/share/zoneinfo"] if tzdata else []
+def runtime_files(svc: Service) -> dict[str, list[str]]:
+    """Per variant, the lines that put the service's files, writable directories and zone files in,
+    and tell it its port when it reads another variable than PORT (which the Dockerfile sets)."""
+    workdir = svc.workdir
+    lines = [f"COPY {json.dumps([rel, f'{workdir}/{rel}'])}" for rel in svc.files]
+    lines += [f"COPY --from=empty --chown=65532:65532 / {workdir}/{rel}/" for rel in svc.writable]
+    if svc.port_env not in (None, "PORT"):
+        lines.append(f"ENV {svc.port_env}={svc.port}")
+    zone = ["COPY --from=distroless-base /usr/share/zoneinfo /usr/share/zoneinfo"] if svc.tzdata else []
     return {v: lines + (zone if v in _NEEDS_TZDATA else []) for v in ("alpine", "distroless", "scratch")}
 
 

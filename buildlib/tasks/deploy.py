@@ -16,7 +16,8 @@ RENDER_DIR = ".build/deploy-render"
 
 _HOSTS = "hosts or groups from build.yaml deploy, comma-separated (default: every host)"
 _ENV = "environment row of deploy.environments (default: deploy.environment)"
-_PROFILE = "strict (socket-activated) or hardened (default: deploy.profile)"
+_PROFILE = ("strict (socket-activated) or hardened (two instances, for an app binding its own port); "
+            "default: deploy.profile")
 
 
 @task(
@@ -79,7 +80,8 @@ def render(c: Context, out: str | None = None, env: str | None = None) -> None:
 
 @task(help={"dir": "check this deploy.render output instead of a fresh rendering", "env": _ENV})
 def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  # noqa: A002 - flag name
-    """Check the rendered units and site: systemd-analyze verify/security and nginx -t."""
+    """Check the rendered units and site (systemd-analyze verify/security, nginx -t) and that the app's code
+    serves what build.yaml says: its health route, its port, socket activation."""
     from ..deploy import check as checks
     from ..deploy import render as rendering
 
@@ -92,6 +94,8 @@ def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  
         if not dir:
             rendering.render_all(cfg, p.root, folder, env)
         findings = checks.check(cfg, folder)
+    if (p.root / "go.mod").is_file():
+        findings += checks.check_code(cfg, p.root, p.binaries[cfg.binary].main)
     for f in findings:
         print(f.line())
     checks.raise_failures(findings)
@@ -140,7 +144,8 @@ def _env(cfg: settings.DeployConfig, value: str | None) -> str | None:
 
 
 def _profile(cfg: settings.DeployConfig, value: str | None) -> str | None:
-    return one("profile", value, settings.PROFILES, f"deploy.profile ({cfg.profile})")
+    # Only the profiles that fit the app (settings.fitting_profiles).
+    return one("profile", value, cfg.profiles, f"deploy.profile ({cfg.profile})")
 
 
 def _shown(path: Path) -> str:

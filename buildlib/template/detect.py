@@ -43,6 +43,8 @@ _GROUP = re.compile(r"\b(\w+)\s*:?=\s*(\w+)\.Group\(\s*\"([^\"]*)\"")
 _MKDIR = re.compile(r'\bos\.(?:MkdirAll|Mkdir)\(\s*"([^"]+)"')
 _CREATE = re.compile(r'\b(?:os\.Create|os\.OpenFile|Filename\s*:)\s*\(?\s*"([^"]+)"')
 _LOAD_LOCATION = re.compile(r"\btime\.LoadLocation\(")
+# A listener handed over by systemd: the protocol's variable, or the usual library for it.
+_ACTIVATION = re.compile(r'"LISTEN_FDS"|go-systemd/(?:v\d+/)?activation"')
 _CONFIG_PORT = re.compile(r"^\s*(?:port|http_port|listen_port)\s*[:=]\s*\"?(\d{2,5})\"?\s*$", re.M | re.I)
 _CONFIG_ADDR = re.compile(r"^\s*(?:addr|address|listen)\s*[:=]\s*\"?[\w.]*:(\d{2,5})\"?\s*$", re.M | re.I)
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json", ".ini", ".conf")
@@ -84,9 +86,11 @@ class Facts:
     port_from_env: Seen | None = None
     health: Seen | None = None
     routes: list[Seen] = field(default_factory=list)
+    url_paths: dict[str, str] = field(default_factory=dict)  # every "/..." string literal -> where first seen
     files: list[Seen] = field(default_factory=list)
     writable: list[Seen] = field(default_factory=list)
     tzdata: Seen | None = None
+    socket_activation: Seen | None = None  # takes its listener from systemd (LISTEN_FDS)
     version_dirs: list[Path] = field(default_factory=list)  # packages named version, for the link-time stamp
 
 
@@ -161,6 +165,8 @@ def _route_paths(text: str) -> list[tuple[str, int]]:
             literal = literal.removeprefix("GET ")
             if not literal.startswith("/"):
                 continue
+        if not literal.startswith("/"):
+            continue  # not a route: gin and net/http paths begin with "/" (slog.Any("config", ...) is no route)
         path = (prefixes.get(m.group(1), "") + literal).replace("//", "/") or "/"
         if ":" not in path and "*" not in path:
             out.append((path, _line_of(text, m.start())))
@@ -201,8 +207,12 @@ def _repo_path(root: Path, literal: str) -> str | None:
     return None
 
 
-def detect(root: Path) -> Facts:
-    """Everything adopt needs to know about the module at ``root``."""
+def detect(root: Path, service_main: str | None = None) -> Facts:
+    """Everything adopt needs to know about the module at ``root``.
+
+    ``service_main`` (a main package directory like ``./cmd/api``) names the service instead of
+    guessing it, as build.yaml does once adopted.
+    """
     root = root.resolve()
     if not (root / "go.mod").is_file():
         raise SelectionError(f"{root} has no go.mod; --dest must be the root of a Go module (the folder holding "
@@ -230,6 +240,9 @@ def detect(root: Path) -> Facts:
         return facts
     # The service: a main that serves HTTP outside the tool folders, the shallowest first.
     candidates = [m for m in mains if m.serves_http and not _is_tool_dir(m.rel)]
+    if service_main is not None:
+        wanted = Path(service_main).as_posix().removeprefix("./") or "."
+        candidates = [m for m in mains if m.rel == wanted]
     for m in mains:
         if _is_tool_dir(m.rel):
             m.role, m.why = Role.TOOL, "under a tools/generator folder: built for this machine only, never shipped"
@@ -281,6 +294,8 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
             facts.routes.append(Seen(route, f"{rel}:{line}"))
         for m in _STRING.finditer(text):
             literal = m.group(1) if m.group(1) is not None else m.group(2)
+            if literal.startswith("/") and literal not in facts.url_paths:
+                facts.url_paths[literal] = f"{rel}:{_line_of(text, m.start())}"
             found = _repo_path(root, literal)
             if found and all(s.value != found for s in facts.files):
                 facts.files.append(Seen(found, f"{rel}:{_line_of(text, m.start())}"))
@@ -291,6 +306,8 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
                 if folder and not folder.startswith("/") and ".." not in folder and \
                         all(s.value != folder for s in facts.writable):
                     facts.writable.append(Seen(folder.rstrip("/"), f"{rel}:{_line_of(text, m.start())}"))
+        if facts.socket_activation is None and (act := _ACTIVATION.search(text)):
+            facts.socket_activation = Seen(True, f"{rel}:{_line_of(text, act.start())}")
         if facts.tzdata is None and '"time/tzdata"' not in text and (zone := _LOAD_LOCATION.search(text)):
             facts.tzdata = Seen(True, f"{rel}:{_line_of(text, zone.start())} calls time.LoadLocation")
     # Directories it writes are not files it reads, even when they exist in the repository.

@@ -308,6 +308,59 @@ func main() {
     }
 
 
+def _binds_own_port() -> dict[str, str]:
+    """An app that knows nothing of systemd: it binds $HTTP_PORT itself (9090 by default), answers
+    /status/ready, reads conf/app.yaml from its working directory, appends every request to
+    logs/access.log and tells its version (stamped at link time) on /about."""
+    return {
+        "conf/app.yaml": "# read from the working directory at start-up\ngreeting: fresh stock\n",
+        "internal/version/version.go": """
+// Package version is stamped at link time by the build.
+package version
+
+// Version is the release, set with -ldflags -X.
+var Version = "dev"
+""",
+        "main.go": _IMPORTS % '\n\t"fmt"\n\t"strings"\n\n\t"example.com/acme/stock/internal/version"\n' + """
+func main() {
+	conf, err := os.ReadFile("conf/app.yaml")
+	if err != nil {
+		log.Fatalf("config: %v", err)
+	}
+	greeting := "?"
+	for _, line := range strings.Split(string(conf), "\\n") {
+		if v, ok := strings.CutPrefix(line, "greeting: "); ok {
+			greeting = v
+		}
+	}
+	if err := os.MkdirAll("logs", 0o755); err != nil {
+		log.Fatalf("logs: %v", err)
+	}
+	access, err := os.OpenFile("logs/access.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		log.Fatalf("access log: %v", err)
+	}
+	defer access.Close()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		fmt.Fprintf(access, "%s %s %d\\n", version.Version, c.Request.URL.Path, c.Writer.Status())
+	})
+""" + _health_handler("/status/ready") + """	r.GET("/about", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"version": version.Version})
+	})
+	r.GET("/api/stock", func(c *gin.Context) {
+		c.String(http.StatusOK, greeting)
+	})
+	port := os.Getenv("HTTP_PORT")
+	if port == "" {
+		port = "9090"
+	}
+""" + _serve('"127.0.0.1:" + port') + "}\n",
+    }
+
+
 SHAPES = ("rootmain", "multi", "cgo", "monorepo", "nohealth")
 
 
@@ -330,6 +383,10 @@ def make(shape: str, dest: Path) -> App:
         files = {f"server/{k}": v for k, v in _monorepo_server().items()}
         files["web/package.json"] = '{"name": "portal-web", "private": true}\n'
         files["README.md"] = "# portal\n\nweb/ is the front end, server/ the Go service.\n"
+    elif shape == "ownport":  # for the deploy lab; not one of SHAPES (no image tests)
+        app = App(shape, dest, dest, "example.com/acme/stock", "stock", "stock", 9090, "/status/ready",
+                  files=["conf/app.yaml"], writable=["logs"])
+        files = _binds_own_port()
     elif shape == "nohealth":
         app = App(shape, dest, dest, "example.com/acme/echo", "echo", "echo", 8080, None)
         files = _no_health()

@@ -44,9 +44,9 @@ def test_the_template_describes_a_fleet() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "problem"),
     [
-        ("  port: 8080                    #", "  port: 80800                   #", "deploy.port",
+        ("  environment: prod ", "  port: 80800\n  environment: prod ", "deploy.port",
          "80800 is out of range; allowed: an integer >= 1 and <= 65535"),
-        ("  port: 8080                    #", "  port: http                    #", "deploy.port",
+        ("  environment: prod ", "  port: http\n  environment: prod ", "deploy.port",
          'expected a TCP port (1-65535), got string "http"'),
         ("  domain: ginsvc.example.com", "  domain: -ginsvc.example.com", "deploy.domain",
          '"-ginsvc.example.com": each dot-separated label needs 1 to 63 letters, digits or \'-\', '
@@ -76,7 +76,7 @@ def test_bad_values_name_their_line(tree: Path, old: str, new: str, key: str, pr
 
 
 def test_the_task_reports_the_line_and_exits_2(tree: Path) -> None:
-    line = edit(tree, "  port: 8080                    #", "  port: 0                       #")
+    line = edit(tree, "  environment: prod ", "  port: 0\n  environment: prod ")
     done = run_invoke("-r", str(REPO), "deploy.render", "--out", str(tree / "out"), cwd=tree)
     assert done.returncode == 2
     assert done.stderr.strip() == (f"error: build.yaml:{line}: deploy.port: 0 is out of range; allowed: "
@@ -93,9 +93,11 @@ def test_the_task_reports_the_line_and_exits_2(tree: Path) -> None:
         # One description of the app: the deploy may not name another binary or port than service: does.
         ("  binary: server                #", "  binary: worker                #", "deploy.binary",
          '"worker" disagrees with service.binary ("server"); leave deploy.binary out so both say the same'),
-        ("  port: 8080                    #", "  port: 9090                    #", "deploy.port",
+        ("  environment: prod ", "  port: 9090\n  environment: prod ", "deploy.port",
          "9090 disagrees with service.port (8080), where the app listens: the unit and nginx would send traffic "
          "to a port nothing serves; leave deploy.port out"),
+        ("  environment: prod ", "  second_port: 80\n  environment: prod ", "deploy.second_port",
+         "80 is deploy.http_port too; the second instance needs a port of its own"),
         ("      GIN_MODE: debug", "      GIN_MODE: debug\n      DB_PASSWORD: hunter2",
          "environments.dev.env.DB_PASSWORD",
          "is a secret (deploy.secrets.names): it comes from the deployer's environment or the secrets file, "
@@ -107,6 +109,39 @@ def test_cross_key_mistakes_name_their_line(tree: Path, old: str, new: str, key:
     with pytest.raises(ConfigError) as caught:
         settings.load(config.load(tree / "build.yaml"))
     assert (caught.value.line, caught.value.key, caught.value.problem) == (line, key, problem)
+
+
+def _line_of(text: str, prefix: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(prefix))
+
+
+def test_a_profile_that_cannot_run_the_app_is_refused(tree: Path) -> None:
+    # An app that takes no listener from systemd cannot run under the strict profile build.yaml asks for.
+    edit(tree, "  socket_activation: true #", "  socket_activation: false #")
+    with pytest.raises(ConfigError) as caught:
+        settings.load(config.load(tree / "build.yaml"))
+    assert (caught.value.line, caught.value.key) == (_line_of(TEMPLATE, "  profile: strict"), "deploy.profile")
+    assert caught.value.problem == ("strict does not fit this app: it takes no listener from systemd "
+                                    "(service.socket_activation: false); use hardened, or leave deploy.profile out")
+    # Left out, the profile is the one that fits.
+    text = (tree / "build.yaml").read_text().replace("  profile: strict ", "  # profile: strict ")
+    (tree / "build.yaml").write_text(text)
+    cfg = settings.load(config.load(tree / "build.yaml"))
+    assert (cfg.profile, cfg.profiles, cfg.second_port) == ("hardened", ("hardened",), 8081)
+
+
+def test_an_app_with_a_fixed_port_fits_no_profile(tree: Path) -> None:
+    text = TEMPLATE.replace("  socket_activation: true #", "  socket_activation: false #").replace(
+        "  port_env: PORT          #", "  port_env: null          #")
+    (tree / "build.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        settings.load(config.load(tree / "build.yaml"))
+    assert (caught.value.line, caught.value.key) == (_line_of(text, "  port_env: null"), "service.port_env")
+    assert caught.value.problem.startswith("is null and service.socket_activation is false: the app's port is "
+                                           "fixed in its code, so no zero-downtime profile fits")
+    done = run_invoke("-r", str(REPO), "deploy.render", cwd=tree)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "(gin's r.Run() reads PORT) and name it in service.port_env" in done.stderr
 
 
 def test_a_secrets_file_inside_the_repository_is_refused(tree: Path) -> None:

@@ -39,7 +39,7 @@ def test_render_writes_both_profiles(rendered: Path) -> None:
     assert files == {
         "strict/ginsvc.service": 0o644, "strict/ginsvc.socket": 0o644, "strict/nginx-site.conf": 0o644,
         "strict/ginsvc.env": 0o600,
-        "hardened/ginsvc.service": 0o644, "hardened/nginx-site.conf": 0o644, "hardened/ginsvc.env": 0o600,
+        "hardened/ginsvc@.service": 0o644, "hardened/nginx-site.conf": 0o644, "hardened/ginsvc.env": 0o600,
     }
 
 
@@ -54,12 +54,15 @@ def _directives(text: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("profile", ["strict", "hardened"])
 def test_units_are_hardened(rendered: Path, profile: str) -> None:
-    unit = _directives((rendered / profile / "ginsvc.service").read_text())
+    unit = _directives((rendered / profile / ("ginsvc.service" if profile == "strict" else "ginsvc@.service"))
+                       .read_text())
+    # strict: one service behind its socket; hardened: an instance per port, each running ports/PORT's release.
+    release = "/opt/ginsvc/current" if profile == "strict" else "/opt/ginsvc/ports/%i"
     for key, value in {
         "DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
         "PrivateTmp": "yes", "PrivateDevices": "yes", "CapabilityBoundingSet": "", "Restart": "always",
         "StartLimitBurst": "5", "StartLimitIntervalSec": "60", "MemoryDenyWriteExecute": "yes",
-        "ExecStart": "/opt/ginsvc/current/server", "EnvironmentFile": "/opt/ginsvc/current/ginsvc.env",
+        "ExecStart": f"{release}/server", "EnvironmentFile": f"{release}/ginsvc.env", "WorkingDirectory": release,
     }.items():
         assert unit[key] == [value], key
     assert unit["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
@@ -71,6 +74,13 @@ def test_units_are_hardened(rendered: Path, profile: str) -> None:
     else:
         assert "PrivateNetwork" not in unit
         assert unit["IPAddressAllow"] == ["localhost"]
+        assert unit["Environment"] == ["PORT=%i"]
+        # The file must not set the port: EnvironmentFile= would win over the instance's Environment=.
+        env = (rendered / profile / "ginsvc.env").read_text().splitlines()
+        assert not [line for line in env if line.startswith("PORT=")]
+        site = (rendered / profile / "nginx-site.conf").read_text()
+        assert "    include /opt/ginsvc/upstream.conf;" in site.splitlines()
+        assert "server 127.0.0.1:8080" not in site
 
 
 def test_nginx_site_proxies_with_headers_and_limits(rendered: Path) -> None:
@@ -113,7 +123,7 @@ def test_check_passes_with_the_exposure_scores(rendered: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert re.search(r"^ok   strict +ginsvc\.service +exposure +0\.[0-5] SAFE \(threshold 0\.5", done.stdout, re.M)
-    assert re.search(r"^ok   hardened +ginsvc\.service +exposure +(0\.\d|1\.[0-5]) (SAFE|OK) \(threshold 1\.5",
+    assert re.search(r"^ok   hardened +ginsvc@\.service +exposure +(0\.\d|1\.[0-5]) (SAFE|OK) \(threshold 1\.5",
                      done.stdout, re.M)
     assert sum(" systemd-analyze verify " in line and line.startswith("ok") for line in lines) == 2
     assert sum(" nginx -t " in line and line.startswith("ok") for line in lines) == 2
@@ -129,11 +139,11 @@ def test_the_guides_unit_scores_unsafe_and_fails_the_check(rendered: Path, tmp_p
 
     broken = tmp_path / "rendered"
     shutil.copytree(rendered, broken)
-    (broken / "hardened" / "ginsvc.service").write_text(GUIDE_UNIT.replace("/path/to/bin/app",
-                                                                          "/opt/ginsvc/current/server"))
+    (broken / "hardened" / "ginsvc@.service").write_text(GUIDE_UNIT.replace("/path/to/bin/app",
+                                                                           "/opt/ginsvc/ports/%i/server"))
     done = run_invoke("deploy.check", "--dir", str(broken))
     assert done.returncode == 1
-    assert "FAIL hardened  ginsvc.service   exposure                 9.2 UNSAFE (threshold 1.5, " \
+    assert "FAIL hardened  ginsvc@.service  exposure                 9.2 UNSAFE (threshold 1.5, " \
            "deploy.security.hardened)" in done.stderr
     assert done.stderr.strip().endswith("Fix deploy/*.j2 or the thresholds in build.yaml deploy.security, then "
                                         "rerun `invoke deploy.check`")
@@ -146,13 +156,13 @@ def test_check_reports_what_nginx_and_systemd_reject(rendered: Path, tmp_path: P
     shutil.copytree(rendered, bad)
     site = bad / "strict" / "nginx-site.conf"
     site.write_text(site.read_text().replace("keepalive 32;", "keepalive;"))
-    unit = bad / "hardened" / "ginsvc.service"
-    unit.write_text(unit.read_text().replace("ExecStart=/opt/ginsvc/current/server", "ExecStart=/opt/ginsvc/nope"))
+    unit = bad / "hardened" / "ginsvc@.service"
+    unit.write_text(unit.read_text().replace("ExecStart=/opt/ginsvc/ports/%i/server", "ExecStart=/opt/ginsvc/nope"))
     done = run_invoke("deploy.check", "--dir", str(bad))
     assert done.returncode == 1
     assert re.search(r"FAIL strict +nginx-site\.conf +nginx -t +.*invalid number of arguments in \"keepalive\"",
                      done.stderr)
-    assert re.search(r"FAIL hardened +ginsvc\.service +systemd-analyze verify +.*/opt/ginsvc/nope is not executable",
+    assert re.search(r"FAIL hardened +ginsvc@\.service +systemd-analyze verify +.*/opt/ginsvc/nope is not executable",
                      done.stderr)
 
 
@@ -182,7 +192,7 @@ def test_a_named_service_user_replaces_the_dynamic_one(tmp_path: Path) -> None:
         (tree / pkg).mkdir(parents=True)
     (tree / "deploy").symlink_to(REPO / "deploy")
     (tree / "build.yaml").write_text((REPO / "build.yaml").read_text().replace(
-        "  port: 8080                    #", "  user: ginsvc\n  port: 8080                    #"))
+        "  environment: prod ", "  user: ginsvc\n  environment: prod "))
     out = tmp_path / "out"
     assert run_invoke("-r", str(REPO), "deploy.render", "--out", str(out), cwd=tree).returncode == 0
     unit = _directives((out / "strict" / "ginsvc.service").read_text())
