@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             versions = ["bench.1", "bench.2", "bench.3"]
             releases = {v: lab.build_release(repo, v, tmp / "releases", tmp / "build") for v in versions}
             section = lab.deploy_section(hosts, key, known, domain=DOMAIN, groups={"web": names},
-                                         health={"timeout": 30, "interval": 0.5, "passes": 2})
+                                         health={"path": "/readyz", "version": "/version", "timeout": 30,
+                                                 "interval": 0.5, "passes": 2})
             root = lab.workspace(tmp / "project", repo, section)
             plan = [("strict", "bench.1", "bench.2"), ("hardened", "bench.3", "bench.1")]
             wanted = args.profiles.split(",")

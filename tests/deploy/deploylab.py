@@ -34,7 +34,8 @@ def deploy_keys(hosts: list[lab.LabHost], key: Path, known_hosts: Path, **overri
     """
     users = ["root", "deploy", "deploy"][: len(hosts)]
     section = lab.deploy_section(hosts, key, known_hosts, users=users, domain=DOMAIN,
-                                 health={"timeout": 30, "interval": 0.5, "passes": 2},
+                                 health={"path": "/readyz", "version": "/version", "timeout": 30, "interval": 0.5,
+                                         "passes": 2},
                                  groups={"web": [h.name for h in hosts]})
     section.update(overrides)
     return section
