@@ -59,9 +59,9 @@ def _measure(repo: Path, root: Path, hosts: list[lab.LabHost], profile: str, sta
 def _scores(project: config.Project, folder: Path) -> dict[str, str]:
     cfg = settings.load(project)
     out = {}
-    for profile in settings.PROFILES:
+    for profile in cfg.profiles:
         render.render(cfg, project.root, profile).write(folder / profile)
-        score, rating, _ = check.exposure(folder / profile / render.unit_name(cfg))
+        score, rating, _ = check.exposure(folder / profile / render.service_unit(cfg, profile))
         out[profile] = f"{score:.1f} {rating}"
     guide = folder / "gin-app.service"
     guide.write_text(GUIDE_UNIT)
@@ -71,10 +71,10 @@ def _scores(project: config.Project, folder: Path) -> dict[str, str]:
 
 
 def _table(results: list[dict[str, Any]]) -> str:
-    rows = [("profile", "requests", "failed", "statuses", "versions seen", "p50 ms", "p99 ms", "max ms",
+    rows = [("profile", "requests", "failed", "retried", "statuses", "versions seen", "p50 ms", "p99 ms", "max ms",
              "rollout s")]
     for r in results:
-        rows.append((r["profile"], str(r["requests"]), str(r["failed"]),
+        rows.append((r["profile"], str(r["requests"]), str(r["failed"]), str(r["retried"]),
                      ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items())),
                      ", ".join(f"{k}: {v}" for k, v in sorted(r["versions"].items())),
                      str(r["latency_ms"]["p50"]), str(r["latency_ms"]["p99"]), str(r["latency_ms"]["max"]),

@@ -73,6 +73,15 @@ def exposure(unit_file: Path) -> tuple[float, str, str]:
     return float(m.group(2)), m.group(3), report
 
 
+_COST = re.compile(r"^✗\s+(\S+)\s.*?\s([0-9]+\.[0-9])\s*$", re.M)
+
+
+def costs(report: str, top: int = 3) -> str:
+    """The settings that cost the most in a ``systemd-analyze security`` report: "PrivateNetwork= 0.5, ..."."""
+    found = sorted(((float(w), name) for name, w in _COST.findall(report)), key=lambda c: -c[0])
+    return ", ".join(f"{name} {w:.1f}" for w, name in found[:top] if w > 0)
+
+
 def verify_units(cfg: DeployConfig, folder: Path, scratch: Path) -> tuple[bool, str]:
     """``systemd-analyze verify`` of the units in ``folder`` inside a scratch root."""
     tool = _tool("systemd-analyze", "systemd")
@@ -154,10 +163,12 @@ def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding
         ok, out = verify_units(cfg, folder, Path(tmp))
         units = " ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".service", ".socket")))
         found.append(Finding(profile, name, "systemd-analyze verify", ok, out or f"clean: {units}"))
-        score, rating, _ = exposure(service)
+        score, rating, report = exposure(service)
         limit = cfg.security[profile]
+        most = costs(report)
         found.append(Finding(profile, name, "exposure", score <= limit,
-                             f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"))
+                             f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"
+                             + (f"; costs most: {most}" if most else "")))
         ok, out = nginx_test(cfg, folder / SITE_FILE, Path(tmp))
         found.append(Finding(profile, SITE_FILE, "nginx -t", ok, out or "syntax ok"))
     return found
@@ -170,9 +181,13 @@ def check(cfg: DeployConfig, rendered: Path) -> list[Finding]:
 
 def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
     """What build.yaml says about the app against what its code (``main`` and its packages) does."""
+    from ..errors import SelectionError
     from ..template.detect import detect
 
-    facts = detect(root, main)
+    try:
+        facts = detect(root, main)
+    except (SelectionError, ToolError) as exc:
+        return [Finding("app", "code", "read the code", True, f"not read ({exc})", skipped=True)]
     found = []
     routes = {str(s.value): s.where for s in facts.routes}
     path = cfg.health.path
@@ -224,5 +239,11 @@ def raise_failures(findings: list[Finding]) -> None:
     failed = [f for f in findings if not f.ok and not f.skipped]
     if failed:
         lines = "\n  ".join(f.line() for f in failed)
-        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\nFix deploy/*.j2 or the thresholds in "
-                         "build.yaml deploy.security, then rerun `invoke deploy.check`")
+        fixes = []
+        if any(f.profile != "app" for f in failed):
+            fixes.append("fix deploy/*.j2 or the thresholds in build.yaml deploy.security")
+        if any(f.profile == "app" for f in failed):
+            fixes.append("make build.yaml's service: section say what the code does (or change the code)")
+        fix = "; ".join(fixes)
+        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix[0].upper()}{fix[1:]}, then rerun "
+                         "`invoke deploy.check`")

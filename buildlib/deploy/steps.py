@@ -308,7 +308,8 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         "nginx -t -q",
         "systemctl reload-or-restart nginx",
         # Drain: nginx's old workers finish the requests they hold with the old instance, then exit.
-        f"i=0; while [ $i -lt {DRAIN_SECONDS * 10} ] && grep -qs 'worker process is shutting down' "
+        # ("dow[n]": the pattern must not match grep's own command line, which /proc lists too.)
+        f"i=0; while [ $i -lt {DRAIN_SECONDS * 10} ] && grep -qs 'worker process is shutting dow[n]' "
         "/proc/[0-9]*/cmdline; do sleep 0.1; i=$((i + 1)); done",
         # SIGTERM: the old instance finishes what it still has, within TimeoutStopSec.
         f'[ "$live" = "$next" ] || systemctl disable --now --quiet "{old}" 2>/dev/null || true',

@@ -156,6 +156,8 @@ def test_check_reads_the_apps_own_description(own: Own) -> None:
            "(main.go:" in bad.stdout
     assert "but service.port_env is PORT; each instance would listen elsewhere than nginx sends to" in bad.stdout
     assert "2 check(s) failed" in bad.stderr
+    assert bad.stderr.strip().endswith("Make build.yaml's service: section say what the code does (or change the "
+                                       "code), then rerun `invoke deploy.check`")
 
 
 def test_rolling_deploy_of_an_app_binding_its_own_port_fails_no_request(own: Own) -> None:
