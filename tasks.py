@@ -9,6 +9,7 @@ from buildlib.tasks import deploy as deploy_tasks
 from buildlib.tasks import env as env_tasks
 from buildlib.tasks import image as image_tasks
 from buildlib.tasks import init as init_tasks
+from buildlib.tasks import monitor as monitor_tasks
 from buildlib.tasks import project
 from buildlib.tasks import report as report_tasks
 
@@ -19,6 +20,7 @@ ns.add_task(build_tasks.bench)
 ns.add_collection(cache_tasks.ns)
 ns.add_collection(image_tasks.ns, "image")
 ns.add_collection(deploy_tasks.ns, "deploy")
+ns.add_collection(monitor_tasks.ns, "monitor")
 ns.add_task(env_tasks.env)
 ns.add_task(debt_tasks.debt)
 ns.add_task(init_tasks.init)

@@ -234,9 +234,12 @@ def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
     return found
 
 
-def raise_failures(findings: list[Finding]) -> None:
-    """CheckError listing the failed findings, if any."""
+def raise_failures(findings: list[Finding], fix: str | None = None) -> None:
+    """CheckError listing the failed findings, if any, ending with ``fix`` (default: what the deploy's mean)."""
     failed = [f for f in findings if not f.ok and not f.skipped]
+    if failed and fix is not None:
+        lines = "\n  ".join(f.line() for f in failed)
+        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix}")
     if failed:
         lines = "\n  ".join(f.line() for f in failed)
         fixes = []

@@ -244,6 +244,9 @@ class DeployConfig:
     files: tuple[str, ...]      # service.files: shipped into each release directory, its working directory
     writable: tuple[str, ...]   # service.writable: kept under /var/lib/<app>/, linked into each release
     allow_outbound: tuple[str, ...]
+    metrics_port: int            # monitoring.port: nginx's metrics listener
+    metrics_path: str            # monitoring.metrics_path
+    scrapers: tuple[str, ...]    # monitoring.scrapers: who may read it besides the host
     domain: str
     user: str | None
     base: str
@@ -343,6 +346,10 @@ def load(project: Project) -> DeployConfig:
                 raise err(f"deploy.groups.{group}[{i}]", f'"{member}" is not in deploy.hosts; known hosts: '
                           f'{", ".join(sorted(raw["hosts"])) or "none"}')
     paths, tls, health, ssh = raw["paths"], raw["tls"], raw["health"], raw["ssh"]
+    monitoring = project.extra["monitoring"]
+    if monitoring["port"] in clash or monitoring["port"] in (svc.port, second):
+        raise project.error("monitoring.port", f"{monitoring['port']} is a port the deploy uses already (the app's, "
+                            "its second instance's or nginx's); choose a free one")
     app = project.project.name
     return DeployConfig(
         app=app,
@@ -357,6 +364,9 @@ def load(project: Project) -> DeployConfig:
         files=svc.files,
         writable=svc.writable,
         allow_outbound=tuple(raw["allow_outbound"]),
+        metrics_port=monitoring["port"],
+        metrics_path=monitoring["metrics_path"],
+        scrapers=tuple(monitoring["scrapers"]),
         domain=raw["domain"],
         user=raw["user"],
         base=paths["base"] or f"/opt/{app}",

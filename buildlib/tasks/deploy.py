@@ -80,8 +80,7 @@ def render(c: Context, out: str | None = None, env: str | None = None) -> None:
 
 @task(help={"dir": "check this deploy.render output instead of a fresh rendering", "env": _ENV})
 def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  # noqa: A002 - flag name
-    """Check the rendered units and site (systemd-analyze verify/security, nginx -t) and that the app's code
-    serves what build.yaml says: its health route, its port, socket activation."""
+    """Check units and site (systemd-analyze, nginx -t) and the app's code against build.yaml."""
     from ..deploy import check as checks
     from ..deploy import render as rendering
 

@@ -1,0 +1,68 @@
+"""Monitoring: `invoke monitor.render` and `monitor.check` (Prometheus rules, scrape job, promtool tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection, Context
+
+from .common import not_blank, project, task
+
+RENDER_DIR = ".build/monitor"
+
+
+def _render(c: Context, folder: Path) -> tuple[object, list[Path]]:
+    from ..deploy import settings as deploy_settings
+    from ..monitor import rules, settings
+
+    p = project(c)
+    mon = settings.load(p)
+    written = rules.write(folder, {
+        rules.RULES_FILE: rules.rules_doc(mon),
+        rules.SCRAPE_FILE: rules.scrape_doc(mon, deploy_settings.load(p)),
+        rules.TESTS_FILE: rules.tests_doc(mon),
+    })
+    return p, written
+
+
+@task(help={"out": f"directory to write the Prometheus files into (default {RENDER_DIR}/)"})
+def render(c: Context, out: str | None = None) -> None:
+    """Write the alerting and recording rules, the fleet's scrape job and the rules' promtool tests."""
+    out = not_blank("out", out, RENDER_DIR)
+    p = project(c)
+    folder = Path(out) if out is not None else p.root / RENDER_DIR
+    _, written = _render(c, folder)
+    print(f"rendered into {folder}")
+    for path in written:
+        print(f"  {path.name}")
+
+
+@task
+def check(c: Context) -> None:
+    """Check the rules with promtool (and its tests) and against the built service's metrics."""
+    import platform as host
+    import tempfile
+
+    from ..deploy.check import raise_failures
+    from ..deploy.release import load_release
+    from ..monitor import check as checks
+    from ..monitor import rules, settings
+    from ..service import load as load_service
+
+    with tempfile.TemporaryDirectory(prefix="monitor-check-") as tmp:
+        p, _ = _render(c, Path(tmp))
+        findings = checks.promtool_checks(Path(tmp))
+    svc = load_service(p)
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
+    here = f"{host.system().lower()}/{arch}"
+    # The built service for this machine (checked against bin/manifest.json), to read what it exports.
+    binary = load_release(p, svc.binary, {here: ["this machine (monitor.check)"]}).artifacts[here].path
+    names = checks.exported(binary, svc, settings.load(p).metrics_path)
+    findings += checks.metric_checks(rules.alerts(settings.load(p)), names, binary)
+    for f in findings:
+        print(f.line())
+    raise_failures(findings, "Fix build.yaml's monitoring: section (thresholds, monitoring.metrics, "
+                             "monitoring.skip), then rerun `invoke monitor.check`")
+
+
+ns = Collection("monitor", render, check)
