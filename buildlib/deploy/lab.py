@@ -28,6 +28,8 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "nginx-light", "openssh-server", 
 IMAGE_REPO = "buildlib-deploy-target"
 LABEL = "buildlib.deploy.lab"
 TEST_LABEL = "buildlib.test"
+# nginx's metrics listeners (monitoring.port): the default, and one for a second app on the same hosts.
+METRICS_PORTS = (9180, 9181)
 
 # Runs in the rootfs (chroot) once, before the import.
 SETUP = r"""set -e
@@ -149,6 +151,8 @@ class LabHost:
     http_port: int
     host_key: str  # "ssh-ed25519 AAAA..."
     https_port: int = 0
+    metrics_ports: tuple[int, ...] = ()  # where METRICS_PORTS are published, in that order
+    subnet: str = ""       # the hosts' network: connections through a published port come from it
 
     def known_hosts_line(self) -> str:
         return f"[127.0.0.1]:{self.ssh_port} {self.host_key}"
@@ -178,9 +182,12 @@ def start_hosts(client: Any, image: str, names: list[str], run_id: str, public_k
             volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
             tmpfs={"/run": "rw,nosuid,nodev,size=64m", "/run/lock": "rw,nosuid,nodev,size=8m",
                    "/tmp": "rw,nosuid,nodev,size=512m"},
-            ports={"22/tcp": ("127.0.0.1", None), "80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)},
+            ports={"22/tcp": ("127.0.0.1", None), "80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None),
+                   **{f"{p}/tcp": ("127.0.0.1", None) for p in METRICS_PORTS}},
             environment={"container": "docker"}, stop_signal="SIGRTMIN+3",
         ))
+    network.reload()
+    subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
     hosts = []
     keys = (f"for h in /root /home/deploy; do mkdir -p $h/.ssh && printf '%s\\n' '{public_key}' "
             "> $h/.ssh/authorized_keys && chmod 700 $h/.ssh && chmod 600 $h/.ssh/authorized_keys; done; "
@@ -192,9 +199,10 @@ def start_hosts(client: Any, image: str, names: list[str], run_id: str, public_k
         ssh_port = int(c.ports["22/tcp"][0]["HostPort"])
         http_port = int(c.ports["80/tcp"][0]["HostPort"])
         https_port = int(c.ports["443/tcp"][0]["HostPort"])
+        metrics_ports = tuple(int(c.ports[f"{p}/tcp"][0]["HostPort"]) for p in METRICS_PORTS)
         _wait_tcp(ssh_port, timeout)
         host_key = " ".join(_exec(c, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2])
-        hosts.append(LabHost(name, c.name, ssh_port, http_port, host_key, https_port))
+        hosts.append(LabHost(name, c.name, ssh_port, http_port, host_key, https_port, metrics_ports, subnet))
     return hosts
 
 
@@ -304,11 +312,13 @@ def use_release(root: Path, bin_dir: Path) -> None:
 
 
 def deploy_section(hosts: list[LabHost], key: Path, known_hosts: Path, users: list[str] | None = None,
-                   **extra: Any) -> dict[str, Any]:
-    """The ``deploy:`` keys that describe lab hosts."""
+                   metrics_port: int = METRICS_PORTS[0], **extra: Any) -> dict[str, Any]:
+    """The ``deploy:`` keys that describe lab hosts (scraped where ``metrics_port`` is published)."""
     users = users or ["root"] * len(hosts)
     section: dict[str, Any] = {
-        "hosts": {h.name: {"host": "127.0.0.1", "port": h.ssh_port, "user": u, "key_file": str(key)}
+        "hosts": {h.name: {"host": "127.0.0.1", "port": h.ssh_port, "user": u, "key_file": str(key),
+                           **({"metrics": f"127.0.0.1:{h.metrics_ports[METRICS_PORTS.index(metrics_port)]}"}
+                              if h.metrics_ports else {})}
                   for h, u in zip(hosts, users, strict=True)},
         "ssh": {"known_hosts": str(known_hosts), "strict_host_keys": True, "connect_timeout": 5},
         # Docker gives containers no IPv6 here; nginx would fail to bind [::]:80.

@@ -29,8 +29,8 @@ from enum import StrEnum
 from typing import TypeVar
 
 from ..config import Project
-from ..errors import BuildlibError
-from . import fleet, steps
+from ..errors import BuildlibError, ToolError
+from . import alertgate, fleet, steps
 from .release import Release
 from .remote import Remote, RemoteError, UnreachableError, note, say
 from .render import FILES_ARCHIVE, Rendering, env_name, files_archive
@@ -152,6 +152,12 @@ class Rollout:
             self._leave(staged, done)
             return list(done.values())
         passed = self._phase(staged, self._switch, done)
+        if self._all_ok(done) and passed and self.cfg.alert_gate is not None and not self.dry:
+            tripped = self._alert_gate(passed)
+            if tripped:
+                self._phase([s for s in passed if s.remote.host.name in tripped],
+                            lambda s: self._roll_back(s.remote, s.previous, tripped[s.remote.host.name]), done)
+                passed = [s for s in passed if s.remote.host.name not in tripped]
         if self._all_ok(done):
             self._phase(passed, self._finish, done)
         else:
@@ -270,6 +276,22 @@ class Rollout:
         else:
             say(host.name, f"passed: serving {version}")
         return s
+
+    def _alert_gate(self, passed: list[Staged]) -> dict[str, RemoteError]:
+        """Watch the alert gate for the batch; the hosts it trips, with why (an unanswered query trips all)."""
+        gate = self.cfg.alert_gate
+        assert gate is not None
+        hosts = [s.remote.host for s in passed]
+        note(f"alert gate: {', '.join(gate.alerts)} must stay silent on {', '.join(h.name for h in hosts)} for "
+             f"{gate.quiet:g} s ({gate.prometheus})")
+        try:
+            found = alertgate.watch(gate, [h.name for h in hosts], self.stop.is_set)
+        except ToolError as exc:
+            return {h.name: RemoteError(h, "alert gate", str(exc)) for h in hosts}
+        if not found:
+            note("alert gate: quiet")
+        return {h.name: RemoteError(h, "alert gate", ", ".join(found[h.name]) + f" within {gate.quiet:g} s")
+                for h in hosts if h.name in found}
 
     def _finish(self, s: Staged) -> Outcome:
         """The whole batch passed: prune old releases (only now: a revert needs the previous one)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import config, environments
+from .alertgate import AlertGate
 from ..config import KNOWN_PLATFORMS, Project
 from ..schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, MapOf, Nullable, Number, Record, Str
 
@@ -70,6 +71,14 @@ def prefix_problem(value: str) -> str | None:
         return "an IP address or prefix such as 10.0.5.20 or 10.0.5.0/24 (systemd filters by address, not name)"
 
 
+def hostport_problem(value: str) -> str | None:
+    """Why ``value`` is not HOST:PORT."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "write HOST:PORT, such as 10.0.0.7:9180"
+    return address_problem(host.strip("[]"))
+
+
 def local_path_problem(value: str) -> str | None:
     """Why ``value`` is not a usable path on the deployer's machine (``~`` allowed)."""
     if not re.fullmatch(r"[A-Za-z0-9._/@+~-]+", value) or "~" in value[1:]:
@@ -95,6 +104,9 @@ _HOST = Record(
                 what="a Linux platform GOOS/GOARCH"),
             default="linux/amd64",
         ),
+        # Where Prometheus reaches the host's metrics listener when not host:monitoring.port
+        # (a forwarded or published port).
+        "metrics": Field(Nullable(Str(check=hostport_problem, what="host:port")), default=None),
     },
 )
 
@@ -166,6 +178,15 @@ SECTION = _section(
                 "strict": Field(Number(min=0), default=0.5),
             }
         ),
+        # After each batch's HTTP gate: these alerts (of monitoring:) must stay silent on its hosts.
+        "alert_gate": _section(
+            {
+                "prometheus": Field(Nullable(Str(pattern=r"https?://\S+", pattern_help="the Prometheus URL, such "
+                                                 "as http://prometheus.internal:9090")), default=None),
+                "alerts": Field(ListOf(Str()), factory=list),
+                "quiet": Field(Number(min=1), default=60),
+            }
+        ),
         "keep_releases": Field(Int(min=2, max=100), default=3),
         "batch": Field(Int(min=1, max=1000), default=1),
         "ssh": _section(
@@ -193,6 +214,7 @@ class Host:
     user: str
     key_file: str | None
     platform: str
+    metrics: str | None = None  # deploy.hosts.*.metrics: the scrape address, when not host:monitoring.port
 
     @property
     def address(self) -> str:
@@ -244,6 +266,7 @@ class DeployConfig:
     files: tuple[str, ...]      # service.files: shipped into each release directory, its working directory
     writable: tuple[str, ...]   # service.writable: kept under /var/lib/<app>/, linked into each release
     allow_outbound: tuple[str, ...]
+    alert_gate: AlertGate | None  # deploy.alert_gate, None without a Prometheus URL
     metrics_port: int            # monitoring.port: nginx's metrics listener
     metrics_path: str            # monitoring.metrics_path
     scrapers: tuple[str, ...]    # monitoring.scrapers: who may read it besides the host
@@ -347,6 +370,20 @@ def load(project: Project) -> DeployConfig:
                           f'{", ".join(sorted(raw["hosts"])) or "none"}')
     paths, tls, health, ssh = raw["paths"], raw["tls"], raw["health"], raw["ssh"]
     monitoring = project.extra["monitoring"]
+    gate = raw["alert_gate"]
+    alert_gate = None
+    if gate["prometheus"] is not None:
+        from ..monitor import rules, settings as monitor_settings
+
+        known = [r.name for r in rules.alerts(monitor_settings.load(project))]
+        if not gate["alerts"]:
+            raise err("deploy.alert_gate.alerts", "is empty; name the alerts that must stay silent after each batch "
+                      f"(an empty list never means all): {', '.join(known)}")
+        for i, name in enumerate(gate["alerts"]):
+            if name not in known:
+                raise err(f"deploy.alert_gate.alerts[{i}]", f'"{name}" is not an alert of the monitoring rules '
+                          f"(`invoke monitor.render`); they are: {', '.join(known)}")
+        alert_gate = AlertGate(gate["prometheus"], tuple(gate["alerts"]), float(gate["quiet"]))
     if monitoring["port"] in clash or monitoring["port"] in (svc.port, second):
         raise project.error("monitoring.port", f"{monitoring['port']} is a port the deploy uses already (the app's, "
                             "its second instance's or nginx's); choose a free one")
@@ -364,6 +401,7 @@ def load(project: Project) -> DeployConfig:
         files=svc.files,
         writable=svc.writable,
         allow_outbound=tuple(raw["allow_outbound"]),
+        alert_gate=alert_gate,
         metrics_port=monitoring["port"],
         metrics_path=monitoring["metrics_path"],
         scrapers=tuple(monitoring["scrapers"]),

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..deploy.check import Finding
 from ..errors import ToolError
 from ..service import Service
-from .rules import RULES_FILE, SCRAPE_FILE, TESTS_FILE, AlertRule
+from .rules import ALERTMANAGER_FILE, RULES_FILE, SCRAPE_FILE, TESTS_FILE, AlertRule
 
 _TYPE = re.compile(r"^# TYPE (\S+) (\w+)$", re.M)
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)", re.M)
@@ -56,6 +56,13 @@ def promtool_checks(folder: Path) -> list[Finding]:
     found.append(Finding("monitor", SCRAPE_FILE, "promtool check config", ok, _last_line(out) if ok else out))
     ok, out = _run([tool, "test", "rules", TESTS_FILE], folder)
     found.append(Finding("monitor", TESTS_FILE, "promtool test rules", ok, _last_line(out) if ok else out))
+    if (folder / ALERTMANAGER_FILE).exists():
+        amtool = shutil.which("amtool")
+        if amtool is None:
+            raise ToolError("`amtool` is not installed; install it with `apt-get install prometheus-alertmanager`")
+        ok, out = _run([amtool, "check-config", ALERTMANAGER_FILE], folder)
+        found.append(Finding("monitor", ALERTMANAGER_FILE, "amtool check-config", ok,
+                             "SUCCESS" if ok else out))
     return found
 
 

@@ -19,6 +19,7 @@ from .settings import MonitorConfig, seconds
 RULES_FILE = "rules.yml"
 SCRAPE_FILE = "scrape.yml"
 TESTS_FILE = "rules.test.yml"
+ALERTMANAGER_FILE = "alertmanager.yml"
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,27 @@ def scrape_doc(m: MonitorConfig, deploy: DeployConfig) -> dict[str, Any]:
         "job_name": m.job,
         "scrape_interval": m.scrape_interval,
         "metrics_path": m.metrics_path,
-        "static_configs": [{"targets": [f"{h.host}:{m.port}"], "labels": {"host": h.name}}
+        "static_configs": [{"targets": [h.metrics or f"{h.host}:{m.port}"], "labels": {"host": h.name}}
                            for h in deploy.hosts.values()],
     }
-    return {"global": {"scrape_interval": m.scrape_interval, "evaluation_interval": m.scrape_interval},
-            "rule_files": [RULES_FILE], "scrape_configs": [job]}
+    doc: dict[str, Any] = {"global": {"scrape_interval": m.scrape_interval,
+                                      "evaluation_interval": m.scrape_interval},
+                           "rule_files": [RULES_FILE], "scrape_configs": [job]}
+    if m.alertmanagers:
+        doc["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(m.alertmanagers)}]}]}
+    return doc
+
+
+def alertmanager_doc(m: MonitorConfig) -> dict[str, Any] | None:
+    """An Alertmanager configuration sending the service's alerts to monitoring.webhook (None without one)."""
+    if not m.webhook:
+        return None
+    return {
+        "route": {"receiver": f"{m.job}-webhook", "group_by": ["alertname", "host"],
+                  "group_wait": "5s", "group_interval": "30s", "repeat_interval": "4h"},
+        "receivers": [{"name": f"{m.job}-webhook",
+                       "webhook_configs": [{"url": m.webhook, "send_resolved": True}]}],
+    }
 
 
 def _series(m: MonitorConfig, key: str, level: float, samples: int, step: str) -> list[dict[str, str]]:

@@ -55,6 +55,11 @@ SECTION = Field(
                 "duration": Field(_METRIC, default="http_request_duration_seconds"),
                 "status_label": Field(_LABEL, default="status"),
             }), default=SECTION_DEFAULTS),
+            # Alertmanagers Prometheus sends alerts to (host:port), and the webhook they call: the
+            # feedback loop that turns an alert into a ticket.
+            "alertmanagers": Field(ListOf(Str(pattern=r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}",
+                                              pattern_help="HOST:PORT")), factory=list),
+            "webhook": Field(Nullable(Str(pattern=r"https?://\S+", pattern_help="an http(s) URL")), default=None),
             # Alerts left out (the service cannot export what they read); never "all".
             "skip": Field(ListOf(Str(choices=ALERT_KEYS)), factory=list),
             "runbook_url": Field(Nullable(Str(pattern=r"https?://\S+", pattern_help="an http(s) URL")), default=None),
@@ -97,6 +102,8 @@ class MonitorConfig:
     runbook_url: str | None
     alerts: dict[str, Alert]
     skip: tuple[str, ...]
+    alertmanagers: tuple[str, ...] = ()
+    webhook: str | None = None
 
 
 def seconds(duration: str) -> float:
@@ -125,4 +132,5 @@ def load(project: Project) -> MonitorConfig:
                          metrics_path=raw["metrics_path"], port=raw["port"], scrapers=tuple(raw["scrapers"]),
                          requests=m["requests"],
                          duration=m["duration"], status_label=m["status_label"], runbook_url=raw["runbook_url"],
-                         alerts=alerts, skip=tuple(raw["skip"]))
+                         alerts=alerts, skip=tuple(raw["skip"]), alertmanagers=tuple(raw["alertmanagers"]),
+                         webhook=raw["webhook"])

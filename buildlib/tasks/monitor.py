@@ -17,11 +17,14 @@ def _render(c: Context, folder: Path) -> tuple[object, list[Path]]:
 
     p = project(c)
     mon = settings.load(p)
-    written = rules.write(folder, {
+    docs = {
         rules.RULES_FILE: rules.rules_doc(mon),
         rules.SCRAPE_FILE: rules.scrape_doc(mon, deploy_settings.load(p)),
         rules.TESTS_FILE: rules.tests_doc(mon),
-    })
+    }
+    if (am := rules.alertmanager_doc(mon)) is not None:
+        docs[rules.ALERTMANAGER_FILE] = am
+    written = rules.write(folder, docs)
     return p, written
 
 

@@ -361,6 +361,60 @@ func main() {
     }
 
 
+def _metered() -> dict[str, str]:
+    """An app with Prometheus metrics (client_golang): a request counter and duration histogram by
+    route and status, the Go and process collectors, and GET /api/work, which takes as long as
+    POST /admin/delay?ms=N (loopback only, not through a proxy) last said, or $DELAY_MS at start."""
+    return {
+        "main.go": _IMPORTS % '\n\t"strconv"\n\t"strings"\n\t"sync/atomic"\n\n\t"github.com/prometheus/client_golang/'
+        'prometheus"\n\t"github.com/prometheus/client_golang/prometheus/promhttp"\n' + """
+var delayMS atomic.Int64
+
+func main() {
+	// DELAY_MS: a release that starts slow (an environment row can set it).
+	if n, err := strconv.Atoi(os.Getenv("DELAY_MS")); err == nil && n > 0 {
+		delayMS.Store(int64(n))
+	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total",
+		Help: "Requests by route and status."}, []string{"route", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds",
+		Help: "Request time by route and status.", Buckets: prometheus.DefBuckets}, []string{"route", "status"})
+	prometheus.MustRegister(requests, duration)
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := strconv.Itoa(c.Writer.Status())
+		requests.WithLabelValues(c.FullPath(), status).Inc()
+		duration.WithLabelValues(c.FullPath(), status).Observe(time.Since(start).Seconds())
+	})
+""" + _health_handler("/healthz") + """	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	r.GET("/api/work", func(c *gin.Context) {
+		time.Sleep(time.Duration(delayMS.Load()) * time.Millisecond)
+		c.String(http.StatusOK, "done")
+	})
+	r.POST("/admin/delay", func(c *gin.Context) {
+		if c.GetHeader("X-Forwarded-For") != "" || !strings.HasPrefix(c.Request.RemoteAddr, "127.0.0.1:") {
+			c.String(http.StatusForbidden, "loopback only")
+			return
+		}
+		ms, err := strconv.Atoi(c.Query("ms"))
+		if err != nil || ms < 0 {
+			c.String(http.StatusBadRequest, "ms: a whole number of milliseconds")
+			return
+		}
+		delayMS.Store(int64(ms))
+		c.String(http.StatusOK, "delay %d ms", ms)
+	})
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8300"
+	}
+""" + _serve('"127.0.0.1:" + port') + "}\n",
+    }
+
+
 SHAPES = ("rootmain", "multi", "cgo", "monorepo", "nohealth")
 
 
@@ -387,6 +441,9 @@ def make(shape: str, dest: Path) -> App:
         app = App(shape, dest, dest, "example.com/acme/stock", "stock", "stock", 9090, "/status/ready",
                   files=["conf/app.yaml"], writable=["logs"])
         files = _binds_own_port()
+    elif shape == "metered":  # for the monitoring lab; not one of SHAPES
+        app = App(shape, dest, dest, "example.com/acme/meter", "meter", "meter", 8300, "/healthz")
+        files = _metered()
     elif shape == "nohealth":
         app = App(shape, dest, dest, "example.com/acme/echo", "echo", "echo", 8080, None)
         files = _no_health()

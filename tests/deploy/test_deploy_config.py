@@ -227,3 +227,20 @@ def test_deploy_render_refuses_an_option_as_its_directory(tree: Path) -> None:
     assert done.stderr == ('error: --out "--hepl" looks like an option, not a directory; see `invoke '
                            "deploy.render --help`, or write ./--hepl for a directory of that name\n")
     assert not (tree / "--hepl").exists()
+
+
+@pytest.mark.parametrize(("alerts", "key", "problem"), [
+    ("[]", "deploy.alert_gate.alerts",
+     "is empty; name the alerts that must stay silent after each batch (an empty list never means all): "
+     "GinsvcLatencyP95High, GinsvcErrorRateHigh, GinsvcGcPauseLong, GinsvcDown, GinsvcRestarting"),
+    ("[GinsvcLatency]", "deploy.alert_gate.alerts[0]",
+     '"GinsvcLatency" is not an alert of the monitoring rules (`invoke monitor.render`); they are: '
+     "GinsvcLatencyP95High, GinsvcErrorRateHigh, GinsvcGcPauseLong, GinsvcDown, GinsvcRestarting"),
+])
+def test_an_alert_gate_names_real_alerts(tree: Path, alerts: str, key: str, problem: str) -> None:
+    text = TEMPLATE.replace("    prometheus: null ", "    prometheus: http://127.0.0.1:9090 ").replace(
+        "    alerts: []\n    quiet: 60", f"    alerts: {alerts}\n    quiet: 60")
+    (tree / "build.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        settings.load(config.load(tree / "build.yaml"))
+    assert (caught.value.key, caught.value.problem) == (key, problem)
