@@ -25,8 +25,6 @@ import re
 import subprocess
 import tempfile
 import tokenize
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -386,6 +384,8 @@ class Proxy:
         return cls(url, setting, env.get("GONOPROXY", ""))
 
     def get(self, module: str, suffix: str) -> bytes:
+        import urllib.request  # only the dependency check asks the proxy; every task loads this module
+
         assert self.url is not None
         with urllib.request.urlopen(f"{self.url}/{escape_path(module)}/{suffix}", timeout=PROXY_TIMEOUT) as r:
             return r.read()
@@ -405,6 +405,8 @@ class Proxy:
 
 
 def _why_unknown(exc: BaseException, proxy: Proxy) -> str:
+    import urllib.error
+
     if isinstance(exc, urllib.error.HTTPError):
         return f"the module proxy has no version information for it (HTTP {exc.code})"
     if isinstance(exc, urllib.error.URLError):

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +35,9 @@ def query(gate: AlertGate, hosts: list[str]) -> str:
 
 def active(gate: AlertGate, hosts: list[str]) -> dict[str, list[str]]:
     """host -> ["AlertName (pending|firing)", ...] for the gate's alerts now."""
+    import urllib.parse  # only a rollout with an alert gate asks Prometheus
+    import urllib.request
+
     url = f"{gate.prometheus.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": query(gate, hosts)})
     try:
         with urllib.request.urlopen(url, timeout=10) as resp:

@@ -26,7 +26,6 @@ from .check import check_variant
 from .engine import cli
 from .settings import VARIANTS, ImageSettings
 
-PARTS = ("sizes", "rebuild", "parallel", "repro")
 _SKIP = {".git", ".nox", ".build", "bin", ".ruff_cache", "__pycache__", ".pytest_cache"}
 BENCH_LABEL = "org.buildlib.bench=1"
 

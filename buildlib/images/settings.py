@@ -13,6 +13,8 @@ from .errors import UnknownVariant
 # The Dockerfile has one target per name; order is the order of every table.
 VARIANTS: tuple[str, ...] = ("alpine", "distroless", "scratch")
 MODES: tuple[str, ...] = ("in-docker", "prebuilt")
+# The parts of `invoke image.bench` (here, so the task list need not import the bench).
+BENCH_PARTS: tuple[str, ...] = ("sizes", "rebuild", "parallel", "repro")
 # "local" in bases means: the image `invoke image.bases` makes from Debian packages.
 LOCAL = "local"
 

@@ -5,6 +5,10 @@ call with their result; ``invoke report`` turns the latest results and the
 history into one self-contained HTML page (inline SVG, no script, no network).
 """
 
+from pathlib import Path
+
 from .history import KINDS, record
 
-__all__ = ["KINDS", "record"]
+DEFAULT_OUTPUT = Path(".build") / "report.html"  # where `invoke report` writes the page
+
+__all__ = ["DEFAULT_OUTPUT", "KINDS", "record"]

@@ -12,8 +12,6 @@ from ..config import Project
 from . import history, inputs
 from .page import Entry, Inputs, render
 
-DEFAULT_OUTPUT = Path(".build") / "report.html"
-
 
 def default_paths(project: Project) -> dict[str, Path]:
     """Where each result is written by the task that makes it."""

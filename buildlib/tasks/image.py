@@ -8,17 +8,7 @@ from pathlib import Path
 from invoke import Collection, Context
 
 from ..errors import SelectionError
-from ..images import bases as bases_mod
-from ..images import bench as bench_mod
-from ..images import build as build_mod
-from ..images import cache as cache_mod
-from ..images import check as check_mod
 from ..images import settings as settings_mod
-from ..images import smoke as smoke_mod
-from ..images.errors import BudgetExceeded, PolicyViolation
-from ..images.sizes import mb
-from ..progress import table
-from ..report import history
 from .common import not_blank, one, project, selection, task
 
 _VARIANT_HELP = "a variant (alpine, distroless, scratch); repeat or comma-separate; default images.variants"
@@ -52,6 +42,9 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
           offline: bool = False, jobs: int = 0, no_cache: bool = False, repository: str | None = None,
           label: list[str] | None = None, version: str | None = None) -> None:
     """Build the image variants with BuildKit (tags REPO:VARIANT and REPO:VERSION-VARIANT)."""
+    from ..images import build as build_mod
+    from ..progress import table
+
     _variants(variant)
     s = _settings(c)
     mode = one("mode", mode, settings_mod.MODES, "images.mode")
@@ -72,6 +65,10 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
 @task(help={"force": "import the images again even when their content label says they are current"})
 def bases(c: Context, force: bool = False) -> None:
     """Make local base images (Go builder, distroless-static, alpine stand-in) from host packages."""
+    from ..images import bases as bases_mod
+    from ..images.sizes import mb
+    from ..progress import table
+
     results = bases_mod.ensure(force=force, log=print)
     print(table(["role", "image", "result", "content", "time"],
                 [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
@@ -96,6 +93,10 @@ def check(c: Context, variant: list[str] | None = None, json: bool = False, repo
           local_bases: bool = False, offline: bool = False, jobs: int = 0, no_cache: bool = False,
           label: list[str] | None = None, version: str | None = None) -> None:
     """Check sizes against budgets and the policy (non-root, no shell, no secrets, healthcheck)."""
+    from ..images import check as check_mod
+    from ..images.errors import BudgetExceeded, PolicyViolation
+    from ..report import history
+
     _variants(variant)
     s = _settings(c)
     report = not_blank("report", report, "only .build/size_check.json")
@@ -144,6 +145,9 @@ def _json_text(doc: object) -> str:
 def smoke(c: Context, variant: list[str] | None = None, repository: str | None = None,
           shutdown_timeout: int = 10) -> None:
     """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
+    from ..images import smoke as smoke_mod
+    from ..progress import table
+
     _variants(variant)
     s = _settings(c)
     repository = not_blank("repository", repository, "images.repository")
@@ -165,6 +169,11 @@ def smoke(c: Context, variant: list[str] | None = None, repository: str | None =
 })
 def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
     """Show what this project's BuildKit cache mounts hold; --prune clears them."""
+    from ..images import build as build_mod
+    from ..images import cache as cache_mod
+    from ..images.sizes import mb
+    from ..progress import table
+
     s = _settings(c)
     builder = build_mod.builder_image(s, local_bases)
     mounts = cache_mod.prune(builder, s.name) if prune else cache_mod.report(builder, s.name)
@@ -181,7 +190,7 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
 @task(
     iterable=["only"],
     help={
-        "only": f"parts to run: {', '.join(bench_mod.PARTS)} (repeat or comma-separate; default all)",
+        "only": f"parts to run: {', '.join(settings_mod.BENCH_PARTS)} (repeat or comma-separate; default all)",
         "local_bases": "build on the local/... base images",
         "touch": "the .go file the rebuild figures edit (in a copy of the repository)",
         "json": "write the figures as JSON to this file (default .build/images/bench.json)",
@@ -190,11 +199,13 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
 def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
           touch: str = "internal/server/router.go", json: str = "") -> None:
     """Measure sizes, rebuild with/without cache mounts, parallel builds and reproducibility."""
-    parts = tuple(selection("only", only, bench_mod.PARTS, "every part") or bench_mod.PARTS)
+    from ..images import bench as bench_mod
+
+    parts = tuple(selection("only", only, settings_mod.BENCH_PARTS, "every part") or settings_mod.BENCH_PARTS)
     s = _settings(c)
-    unknown = [p for p in parts if p not in bench_mod.PARTS]
+    unknown = [p for p in parts if p not in settings_mod.BENCH_PARTS]
     if unknown:
-        raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(bench_mod.PARTS)}')
+        raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(settings_mod.BENCH_PARTS)}')
     result = bench_mod.bench(s, parts, local_bases, touch)
     out = Path(json) if json else s.root / ".build/images/bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
 from ..errors import BuildlibError, SelectionError
-from ..template import adopt as adopt_repo
-from ..template import kit, new
 from .common import not_blank, task
+
+if TYPE_CHECKING:  # the template code loads only when `invoke init` runs
+    from ..template import adopt as adopt_repo
+    from ..template import kit
 
 
 def _template_root(c: Context) -> Path:
@@ -28,6 +31,9 @@ def _kit_root() -> Path:
 
 
 def _print_adopted(done: adopt_repo.Adopted) -> None:
+    from ..template import adopt as adopt_repo
+    from ..template import kit
+
     print(f"adopted {done.root}: module {done.module}, service {done.name}")
     print(f"  kit {done.kit.version.label}: {len(done.kit.of(kit.Change.ADDED))} file(s) written"
           + (f", {len(done.kit.backups)} kept as .orig: {', '.join(done.kit.backups)}" if done.kit.backups else ""))
@@ -62,6 +68,8 @@ def _print_adopted(done: adopt_repo.Adopted) -> None:
 
 
 def _print_update(dest: Path, out: kit.Outcome) -> None:
+    from ..template import kit
+
     print(f"updated the kit in {dest} to {out.version.label}")
     for change in kit.Change:
         paths = out.of(change)
@@ -88,6 +96,9 @@ def _print_update(dest: Path, out: kit.Outcome) -> None:
 def init(c: Context, module: str | None = None, name: str | None = None, dest: str | None = None,
          force: bool = False, adopt: bool = False, update: bool = False) -> None:
     """Write a new service from this template, adopt the kit into a repository, or update it there."""
+    from ..template import adopt as adopt_repo
+    from ..template import kit, new
+
     module = not_blank("module", module, "go.mod's module with --adopt")
     name = not_blank("name", name, "the module path's last element")
     if dest is not None and not dest.strip():

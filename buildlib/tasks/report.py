@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Collection, Context
 
-from ..report.generate import DEFAULT_OUTPUT, default_paths, generate
+from ..report import DEFAULT_OUTPUT
 from .common import not_blank, project, task
 
 
@@ -23,6 +23,8 @@ from .common import not_blank, project, task
 def report(c: Context, output: str | None = None, manifest: str | None = None, bench: str | None = None,
            sizes: str | None = None, debt: str | None = None, no_record: bool = False) -> None:
     """Write an HTML page of charts from the last build, bench, size_check and debt results."""
+    from ..report.generate import default_paths, generate
+
     output = not_blank("output", output, str(DEFAULT_OUTPUT))
     p = project(c)
     paths = default_paths(p)

@@ -215,6 +215,8 @@ def test_one_slow_host_fires_the_latency_alert_and_reaches_the_webhook(monitorin
         _wait("the alert to resolve", 120, lambda: _states(prom) == {} or None)
         resolved = _wait("the webhook to get the resolution", 120, lambda: receiver.alerts("resolved"))[0]
         assert resolved["labels"]["host"] == "web1"
+        print(f"\nPrometheus: {ALERT} {seen} then {firing}, then none; webhook: {note['status']} "
+              f"{note['labels']['host']}: {note['annotations']['summary']}, then {resolved['status']}")
     finally:
         stop.set()
 
