@@ -68,7 +68,7 @@ def prefix_problem(value: str) -> str | None:
         ipaddress.ip_network(value, strict=False)
         return None
     except ValueError:
-        return "an IP address or prefix such as 10.0.5.20 or 10.0.5.0/24 (systemd filters by address, not name)"
+        return "an IP address or prefix such as 10.0.5.20 or 10.0.5.0/24 (the filter sees addresses, not names)"
 
 
 def hostport_problem(value: str) -> str | None:

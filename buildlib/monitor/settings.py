@@ -12,21 +12,12 @@ from dataclasses import dataclass
 
 from .. import config
 from ..config import Project
+from ..deploy.settings import prefix_problem
 from ..schema import SECTION_DEFAULTS, Field, Int, ListOf, Nullable, Number, Record, Str
 
 _DURATION = Str(pattern=r"[1-9][0-9]*(ms|s|m|h)", pattern_help="a Prometheus duration like 30s, 5m or 1h")
 _METRIC = Str(pattern=r"[a-zA-Z_:][a-zA-Z0-9_:]*", pattern_help="a Prometheus metric name")
 _LABEL = Str(pattern=r"[a-zA-Z_][a-zA-Z0-9_]*", pattern_help="a Prometheus label name")
-
-
-def _prefix(value: str) -> str | None:
-    import ipaddress
-
-    try:
-        ipaddress.ip_network(value, strict=False)
-        return None
-    except ValueError:
-        return "an IP address or prefix of the Prometheus server, such as 10.0.0.5 or 10.0.0.0/24"
 
 
 ALERT_KEYS = ("latency_p95", "error_rate", "gc_pause", "down", "restarts")
@@ -48,7 +39,7 @@ SECTION = Field(
             # nginx on each host serves the metrics path on this port (and nothing else), open to
             # 127.0.0.1 and the scrapers only; the site's own port keeps /metrics closed to the outside.
             "port": Field(Int(min=1, max=65535, what="a TCP port (1-65535)"), default=9180),
-            "scrapers": Field(ListOf(Str(check=_prefix, what="an IP prefix")), factory=list),
+            "scrapers": Field(ListOf(Str(check=prefix_problem, what="an IP prefix")), factory=list),
             # The service's own metric names (the template's are the defaults).
             "metrics": Field(Record(cls=dict, fields={
                 "requests": Field(_METRIC, default="http_requests_total"),

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,11 @@ class Fleet:
         assert sent, f"never saw {prefix!r}:\n{''.join(lines)}"
         return "".join(lines), code
 
-    def get(self, name: str, path: str) -> tuple[int, bytes]:
+    def get(self, name: str, path: str, domain: str = DOMAIN) -> tuple[int, bytes]:
         """GET through the host's nginx, as a client would (published port on 127.0.0.1)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.host(name).http_port, timeout=10)
         try:
-            conn.request("GET", path, headers={"Host": DOMAIN})
+            conn.request("GET", path, headers={"Host": domain})
             resp = conn.getresponse()
             return resp.status, resp.read()
         except OSError:
@@ -135,9 +136,42 @@ class Fleet:
                        "systemctl show -p MainPID,ActiveEnterTimestamp ginsvc.service")
 
 
-def load_process(fleet: Fleet, rate: float, duration: float) -> subprocess.Popen[str]:
-    """The shipped load generator, as a second process, against every host's nginx."""
-    urls = [f"http://127.0.0.1:{h.http_port}" for h in fleet.hosts]
-    return subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", DOMAIN,
-                             "--rate", str(rate), "--duration", str(duration)],
+def adopted_app(shape: str, root: Path, releases: Path, versions: tuple[str, ...],
+                edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A generated app (ginapps ``shape``) with the kit adopted into it, ``edit`` applied to its build.yaml,
+    and a bin/ per version built by its own copy of the kit: {"root": ..., "releases": {version: bin}}."""
+    import shutil
+
+    import yaml
+    from adopt import ginapps
+
+    shutil.rmtree(root, ignore_errors=True)
+    app = ginapps.make(shape, root)
+    _ok(run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO, timeout=1800))
+    raw = yaml.safe_load((root / "build.yaml").read_text())
+    edit(raw)
+    (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    built = {}
+    for version in versions:
+        _ok(run_invoke("build", "--only", f"{app.service}:linux/amd64", "--version", version, cwd=root,
+                       env={"PYTHONPATH": str(root)}, timeout=1800))
+        shutil.copytree(root / "bin", releases / version)
+        built[version] = str(releases / version)
+    shutil.rmtree(root / "bin")  # each test points bin/ at the release it deploys (lab.use_release)
+    return {"root": str(root), "releases": built}
+
+
+def _ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def load_process(fleet: Fleet, rate: float, duration: float, hosts: list[str] | None = None,
+                 domain: str = DOMAIN, paths: str | None = None,
+                 version_path: str | None = None) -> subprocess.Popen[str]:
+    """The shipped load generator, as a second process, against each host's nginx (default: all)."""
+    urls = [f"http://127.0.0.1:{h.http_port}" for h in fleet.hosts if hosts is None or h.name in hosts]
+    extra = [*(["--paths", paths] if paths else []), *(["--version-path", version_path] if version_path else [])]
+    return subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", domain,
+                             "--rate", str(rate), "--duration", str(duration), *extra],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

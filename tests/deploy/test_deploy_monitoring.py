@@ -14,7 +14,6 @@ import http.client
 import http.server
 import json
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -26,9 +25,8 @@ from typing import Any
 
 import pytest
 import yaml
-from adopt import ginapps
-from deploylab import Fleet
-from support import REPO, run_invoke
+from deploylab import Fleet, adopted_app
+from support import run_invoke
 
 from buildlib.deploy import lab
 
@@ -71,23 +69,12 @@ def _wait(what: str, timeout: float, probe: Callable[[], Any]) -> Any:
 
 @pytest.fixture(scope="session")
 def metered_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
-    def make() -> dict[str, Any]:
-        root = shared_dir / "metered-app"
-        shutil.rmtree(root, ignore_errors=True)
-        ginapps.make("metered", root)
-        _ok(run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO, timeout=1800))
-        raw = yaml.safe_load((root / "build.yaml").read_text())
+    def edit(raw: dict[str, Any]) -> None:
         raw["environments"]["slow"] = {"profile": "release", "env": {"DELAY_MS": "900"}}
-        (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        releases = {}
-        for version in ("1.0.0", "1.1.0"):
-            _ok(run_invoke("build", "--only", "meter:linux/amd64", "--version", version, cwd=root,
-                           env={"PYTHONPATH": str(root)}, timeout=1800))
-            out = shared_dir / "metered-releases" / version
-            shutil.copytree(root / "bin", out)
-            releases[version] = str(out)
-        shutil.rmtree(root / "bin")
-        return {"root": str(root), "releases": releases}
+
+    def make() -> dict[str, Any]:
+        return adopted_app("metered", shared_dir / "metered-app", shared_dir / "metered-releases",
+                           ("1.0.0", "1.1.0"), edit)
 
     return once("metered-app", make)
 

@@ -10,12 +10,9 @@ containers, reached over SSH on 127.0.0.1), as its team would.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
-from adopt import ginapps
-from deploylab import Fleet
-from support import REPO, run_invoke
+from deploylab import Fleet, adopted_app, load_process
+from support import run_invoke
 
 from buildlib.deploy import lab
 
@@ -47,25 +43,13 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> str:
 def own_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
     """The generated app with the kit adopted into it, and a bin/ per version built by its own kit."""
 
-    def make() -> dict[str, Any]:
-        root = shared_dir / "ownport-app"
-        shutil.rmtree(root, ignore_errors=True)
-        ginapps.make("ownport", root)
-        _ok(run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO, timeout=1800))
-        raw = yaml.safe_load((root / "build.yaml").read_text())
+    def edit(raw: dict[str, Any]) -> None:
         # What adopt could not see (the default inside `if port == ""`), the team writes down.
         raw["service"]["port"] = 9090
         raw["environments"]["broken"] = {"profile": "release", "env": {"FAIL_HEALTH": "1"}}
-        (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        releases = {}
-        for version in VERSIONS:
-            _ok(run_invoke("build", "--only", "stock:linux/amd64", "--version", version, cwd=root,
-                           env={"PYTHONPATH": str(root)}, timeout=1800))
-            out = shared_dir / "ownport-releases" / version
-            shutil.copytree(root / "bin", out)
-            releases[version] = str(out)
-        shutil.rmtree(root / "bin")
-        return {"root": str(root), "releases": releases}
+
+    def make() -> dict[str, Any]:
+        return adopted_app("ownport", shared_dir / "ownport-app", shared_dir / "ownport-releases", VERSIONS, edit)
 
     return once("ownport-app", make)
 
@@ -93,15 +77,7 @@ class Own:
         return run_invoke(*args, cwd=self.root, env={"PYTHONPATH": str(self.root)}, timeout=600)
 
     def get(self, name: str, path: str) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.fleet.host(name).http_port, timeout=10)
-        try:
-            conn.request("GET", path, headers={"Host": DOMAIN})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        except OSError:
-            return 0, b""
-        finally:
-            conn.close()
+        return self.fleet.get(name, path, DOMAIN)
 
     def serving(self, name: str) -> str | None:
         status, body = self.get(name, "/about")
@@ -117,11 +93,7 @@ class Own:
         return int(text.split("127.0.0.1:")[1].split()[0])
 
     def load(self, rate: float, duration: float) -> subprocess.Popen[str]:
-        urls = [f"http://127.0.0.1:{self.fleet.host(n).http_port}" for n in HOSTS]
-        return subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", DOMAIN,
-                                 "--rate", str(rate), "--duration", str(duration), "--paths",
-                                 "/api/stock,/about", "--version-path", "/about"],
-                                cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return load_process(self.fleet, rate, duration, list(HOSTS), DOMAIN, "/api/stock,/about", "/about")
 
 
 @pytest.fixture

@@ -238,5 +238,5 @@ def test_a_bad_outbound_address_names_its_line(tmp_path: Path) -> None:
     line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("  allow_outbound"))
     assert done.returncode == 2
     assert done.stderr.strip() == (f'error: build.yaml:{line}: deploy.allow_outbound[0]: "db.internal": an IP '
-                                   "address or prefix such as 10.0.5.20 or 10.0.5.0/24 (systemd filters by "
-                                   "address, not name)")
+                                   "address or prefix such as 10.0.5.20 or 10.0.5.0/24 (the filter sees "
+                                   "addresses, not names)")

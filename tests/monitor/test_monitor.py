@@ -114,7 +114,7 @@ def test_a_metric_the_service_does_not_export_fails_the_check(tmp_path: Path, bu
     ({"window": "15s"}, "monitoring.window: 15s holds fewer than two scrapes at monitoring.scrape_interval 15s"),
     ({"skip": ["latency"]}, 'monitoring.skip[0]: "latency" is not allowed (did you mean "latency_p95"?)'),
     ({"scrapers": ["prometheus.internal"]}, 'monitoring.scrapers[0]: "prometheus.internal": an IP address or '
-                                            "prefix of the Prometheus server"),
+                                            "prefix such as 10.0.5.20 or 10.0.5.0/24"),
     ({"port": 80}, "monitoring.port: 80 is a port the deploy uses already"),
 ])
 def test_bad_monitoring_settings_name_their_key(tmp_path: Path, built_bin: Path, keys: dict[str, Any],
