@@ -127,7 +127,8 @@ def nginx_test(cfg: DeployConfig, site: Path, scratch: Path) -> tuple[bool, str]
     upstream = f"{cfg.base}/{UPSTREAM_FILE}"
     if upstream in text:
         # Written by each deploy on the host: a stand-in naming the first instance.
-        (prefix / UPSTREAM_FILE).write_text(f"server 127.0.0.1:{cfg.port} max_fails=0;\n", encoding="utf-8")
+        (prefix / UPSTREAM_FILE).write_text(f"server 127.0.0.1:{cfg.port} max_fails=0;\n"
+                                            f"server 127.0.0.1:{cfg.port} max_fails=0 backup;\n", encoding="utf-8")
         text = text.replace(upstream, str(prefix / UPSTREAM_FILE))
     checked = prefix / SITE_FILE
     checked.write_text(text, encoding="utf-8")

@@ -303,7 +303,9 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         f"mv -T {q(lay.base)}/.current.new {q(lay.current)}; systemctl daemon-reload; fi",
         "  exit 1",
         "fi",
-        f'printf "server 127.0.0.1:%s max_fails=0;\\n" "$next" > {q(lay.upstream)}.new',
+        # Twice, the second as a backup: see the strict site's upstream (a retry needs another entry).
+        f'printf "server 127.0.0.1:%s max_fails=0;\\nserver 127.0.0.1:%s max_fails=0 backup;\\n" "$next" "$next" '
+        f'> {q(lay.upstream)}.new',
         f"mv -T {q(lay.upstream)}.new {q(lay.upstream)}",
         "nginx -t -q",
         "systemctl reload-or-restart nginx",

@@ -33,7 +33,8 @@ class AlertRule:
     reads: tuple[str, ...]  # metric names the expression needs from the service
 
 
-def _camel(job: str) -> str:
+def alert_prefix(job: str) -> str:
+    """The service's name as its alerts begin: order-api -> OrderApi (OrderApiLatencyP95High)."""
     return "".join(part.capitalize() for part in job.replace("_", "-").split("-") if part)
 
 
@@ -54,7 +55,7 @@ def recording(m: MonitorConfig) -> list[dict[str, str]]:
 
 
 def alerts(m: MonitorConfig) -> list[AlertRule]:
-    a, job, sel, w, name = m.alerts, m.job, f'job="{m.job}"', m.window, _camel(m.job)
+    a, job, sel, w, name = m.alerts, m.job, f'job="{m.job}"', m.window, alert_prefix(m.job)
     every = [
         AlertRule("latency_p95", f"{name}LatencyP95High",
                   f"{job}:{m.duration}:p95_{w} > {a['latency_p95'].value:g}", a["latency_p95"].duration,

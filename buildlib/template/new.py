@@ -38,21 +38,27 @@ class Renamer:
     new_name: str
     _pattern: re.Pattern[str] = field(init=False)
     _table: dict[str, str] = field(init=False)
+    _camel: str = field(init=False)
 
     def __post_init__(self) -> None:
         table = {self.old_module: self.new_module}
         for variant in (str.lower, str.title, lambda s: s.upper().replace("-", "_")):
             table.setdefault(variant(self.old_name), variant(self.new_name))
+        # The name at the head of a CamelCase identifier: the alerts (GinsvcLatencyP95High).
+        from ..monitor.rules import alert_prefix
+
+        old_camel, self._camel = alert_prefix(self.old_name), alert_prefix(self.new_name)
         self._table = table
         module = re.escape(self.old_module)
         names = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True) if k != self.old_module)
         self._pattern = re.compile(
             rf"(?<![A-Za-z0-9_.~/-])(?P<module>{module})(?![A-Za-z0-9_~-])"
             rf"|(?<![A-Za-z0-9])(?P<name>{names})(?![A-Za-z0-9])"
+            rf"|(?<![A-Za-z0-9])(?P<camel>{re.escape(old_camel)})(?=[A-Z])"
         )
 
     def text(self, text: str) -> str:
-        return self._pattern.sub(lambda m: self._table[m.group(0)], text)
+        return self._pattern.sub(lambda m: self._camel if m.lastgroup == "camel" else self._table[m.group(0)], text)
 
     def path(self, rel: str) -> str:
         """A relative path with the service name replaced in its components."""

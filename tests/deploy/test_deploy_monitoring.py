@@ -147,7 +147,7 @@ def monitoring(fleet: Fleet, metered_app: dict[str, Any], tmp_path: Path) -> Ite
 
 def _set_delay(fleet: Fleet, name: str, ms: int) -> None:
     """POST /admin/delay on the instance that serves (loopback on the host, as an operator would)."""
-    live = fleet.sh(name, "sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' /opt/meter/upstream.conf")
+    live = fleet.sh(name, "sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' /opt/meter/upstream.conf | head -n 1")
     assert fleet.sh(name, f"curl -fsS -X POST 'http://127.0.0.1:{live}/admin/delay?ms={ms}'") == f"delay {ms} ms"
 
 
