@@ -4,6 +4,9 @@ and no embedded file holds a secret.
 Each failure says what is wrong and which command fixes it. A check whose
 inputs have not changed since it last passed (recorded in the build state)
 is not run again: ``go mod verify`` hashes every module and costs a second.
+The module checks also leave their pass beside the module cache they checked
+(``GOMODCACHE/cache/buildlib/``), so removing ``.build/`` does not repeat them,
+and ``go clean -modcache`` removes the record with what it vouched for.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class Check:
     label = ""
     deps: tuple[str, ...] = ()
     silent = False
+    # The key is only go.mod/go.sum and the module cache's: the pass is also kept beside that cache.
+    beside_modcache = False
 
     def key(self, ctx: Any) -> str:
         raise NotImplementedError
@@ -62,14 +67,32 @@ class Check:
 
     def run(self, ctx: Any) -> StepNote:
         key = self.key(ctx)
-        if not ctx.force and ctx.checks_before.get(self.name) == key:
+        if not ctx.force and (ctx.checks_before.get(self.name) == key or self._kept(ctx, key)):
+            ctx.checks_passed[self.name] = key
             return StepNote(" - passed before, inputs unchanged")
         self.check(ctx)
         ctx.checks_passed[self.name] = key
+        if self.beside_modcache:
+            self._keep(ctx, self.key(ctx))  # after the check: a download may have made the cache
         return StepNote()
+
+    def _record(self, ctx: Any, key: str) -> Path:
+        return Path(ctx.recipe.gomodcache()) / "cache" / "buildlib" / f"{self.name}-{key}"
+
+    def _kept(self, ctx: Any, key: str) -> bool:
+        return self.beside_modcache and self._record(ctx, key).exists()
+
+    def _keep(self, ctx: Any, key: str) -> None:
+        record = self._record(ctx, key)
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.touch()
+        except OSError:
+            pass  # a read-only module cache: the build state still has the pass
 
 
 class DownloadModules(Check):
+    beside_modcache = True
     name = "modules"
     label = "download modules (go mod download)"
     weight = 3
@@ -151,6 +174,7 @@ class NotTidy(PreflightError):
 class VerifyModules(Check):
     """The downloaded modules are the ones go.sum names (`go mod verify`)."""
 
+    beside_modcache = True
     name = "verify"
     label = "verify module cache (go mod verify)"
     deps = ("modules",)
