@@ -17,19 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .procs import pid_exists
+
 LOCK_DIR = ".build/locks"
 # How often a waiting run repeats what it is waiting for.
 _REMIND_S = 15.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _command() -> str:
@@ -59,7 +51,7 @@ class Locks:
             pid = int(info["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return "a process that has not written its name yet"
-        if not _alive(pid):
+        if not pid_exists(pid):
             return "a process that has not written its name yet"
         age = time.time() - float(info.get("since", time.time()))
         return f"pid {pid} ({info.get('command', '?')}, for {age:.0f}s)"

@@ -165,14 +165,21 @@ def _started(pid: int) -> float | None:
     return btime + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _alive(pid: int, since: float) -> bool:
-    """Whether ``pid`` is the run that last wrote something at ``since``, not a later one given its pid."""
+def pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def _alive(pid: int, since: float) -> bool:
+    """Whether ``pid`` is the run that last wrote something at ``since``, not a later one given its pid."""
+    if not pid_exists(pid):
+        return False
     started = _started(pid)
     return started is None or started <= since + 2  # btime has whole seconds
 

@@ -238,16 +238,15 @@ def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
 def raise_failures(findings: list[Finding], fix: str | None = None) -> None:
     """CheckError listing the failed findings, if any, ending with ``fix`` (default: what the deploy's mean)."""
     failed = [f for f in findings if not f.ok and not f.skipped]
-    if failed and fix is not None:
-        lines = "\n  ".join(f.line() for f in failed)
-        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix}")
-    if failed:
-        lines = "\n  ".join(f.line() for f in failed)
+    if not failed:
+        return
+    if fix is None:
         fixes = []
         if any(f.profile != "app" for f in failed):
             fixes.append("fix deploy/*.j2 or the thresholds in build.yaml deploy.security")
         if any(f.profile == "app" for f in failed):
             fixes.append("make build.yaml's service: section say what the code does (or change the code)")
-        fix = "; ".join(fixes)
-        raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix[0].upper()}{fix[1:]}, then rerun "
-                         "`invoke deploy.check`")
+        joined = "; ".join(fixes)
+        fix = f"{joined[0].upper()}{joined[1:]}, then rerun `invoke deploy.check`"
+    lines = "\n  ".join(f.line() for f in failed)
+    raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix}")
