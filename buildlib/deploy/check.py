@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildlibError, ToolError
-from .render import SITE_FILE, UPSTREAM_FILE, env_name, service_unit
+from .render import SITE_FILE, UPSTREAM_FILE, env_name, service_unit, upstream_servers
 from .settings import DeployConfig
 
 STOCK_UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system")
@@ -127,8 +127,7 @@ def nginx_test(cfg: DeployConfig, site: Path, scratch: Path) -> tuple[bool, str]
     upstream = f"{cfg.base}/{UPSTREAM_FILE}"
     if upstream in text:
         # Written by each deploy on the host: a stand-in naming the first instance.
-        (prefix / UPSTREAM_FILE).write_text(f"server 127.0.0.1:{cfg.port} max_fails=0;\n"
-                                            f"server 127.0.0.1:{cfg.port} max_fails=0 backup;\n", encoding="utf-8")
+        (prefix / UPSTREAM_FILE).write_text(upstream_servers(cfg.port), encoding="utf-8")
         text = text.replace(upstream, str(prefix / UPSTREAM_FILE))
     checked = prefix / SITE_FILE
     checked.write_text(text, encoding="utf-8")

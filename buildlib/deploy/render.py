@@ -69,6 +69,16 @@ def instance(cfg: DeployConfig, port: int | str) -> str:
 
 
 UPSTREAM_FILE = "upstream.conf"  # base/upstream.conf: the instance nginx sends traffic to (hardened)
+
+
+def upstream_servers(port: int | str) -> str:
+    """The nginx upstream's lines for the one backend on ``port`` (a number, or a shell variable).
+
+    The same address again as a backup: nginx retries a request (proxy_next_upstream) only on
+    another server entry, so a keep-alive connection the draining process just closed gets a
+    fresh one instead of a 502. max_fails=0: one local backend is never marked down.
+    """
+    return f"server {LISTEN_ADDR}:{port} max_fails=0;\nserver {LISTEN_ADDR}:{port} max_fails=0 backup;\n"
 FILES_ARCHIVE = "files.tar"      # service.files, unpacked into each release directory
 
 
@@ -187,6 +197,7 @@ def render(cfg: DeployConfig, root: Path, profile: str | None = None, environmen
         "port_env": cfg.port_env,
         "second_port": cfg.second_port,
         "upstream_file": f"{cfg.base}/{UPSTREAM_FILE}",
+        "upstream_servers": upstream_servers(cfg.port),
         "writable": [f"{cfg.app}/{w}" for w in cfg.writable],
         "outbound": list(cfg.allow_outbound),
         "profile": profile,

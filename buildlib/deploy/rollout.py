@@ -327,12 +327,18 @@ class Rollout:
     def digest(self, host: Host) -> str:
         """What makes this release on ``host``: its binary and every file, the env file with its secrets."""
         h = hashlib.sha256(self.release.for_platform(host.platform).sha256.encode())
-        for f in sorted(self.rendering.files.values(), key=lambda f: f.name):
-            data = self.env_file if f.name == env_name(self.cfg) else f.content.encode()
-            h.update(f"\0{f.name}\0{len(data)}\0".encode() + data)
-        if self.files_tar is not None:
-            h.update(f"\0{FILES_ARCHIVE}\0{len(self.files_tar)}\0".encode() + self.files_tar)
+        for name, data, _ in self._uploads():
+            h.update(f"\0{name}\0{len(data)}\0".encode() + data)
         return h.hexdigest()
+
+    def _uploads(self) -> list[tuple[str, bytes, int]]:
+        """(name, content, mode) of every file a release directory gets besides the binary: the rendered
+        files by name (the env file with its secrets), then service.files as one archive."""
+        out = [(f.name, self.env_file if f.name == env_name(self.cfg) else f.content.encode(), f.mode)
+               for f in sorted(self.rendering.files.values(), key=lambda f: f.name)]
+        if self.files_tar is not None:
+            out.append((FILES_ARCHIVE, self.files_tar, 0o644))
+        return out
 
     def _preflight(self, host: Host, state: fleet.HostState) -> None:
         missing = sorted({"systemctl", "nginx", "curl", "sha256sum"} - state.tools)
@@ -352,13 +358,9 @@ class Rollout:
         remote.run(steps.make_staging(staging), "staging directory", root=False)
         remote.put(artifact.path, f"{staging}/{self.cfg.binary}", "upload binary")
         files = []
-        for f in self.rendering.files.values():
-            data = self.env_file if f.name == env_name(self.cfg) else f.content.encode()
-            remote.put(data, f"{staging}/{f.name}", f"upload {f.name}")
-            files.append((f.name, f.mode))
-        if self.files_tar is not None:
-            remote.put(self.files_tar, f"{staging}/{FILES_ARCHIVE}", f"upload {FILES_ARCHIVE} (service.files)")
-            files.append((FILES_ARCHIVE, 0o644))
+        for name, data, mode in self._uploads():
+            remote.put(data, f"{staging}/{name}", f"upload {name}")
+            files.append((name, mode))
         remote.run(steps.install(self.cfg, self.version, artifact.sha256, staging, sorted(files),
                                  self.digest(remote.host)),
                    "install release (checksum verified on the host)")

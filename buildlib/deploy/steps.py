@@ -25,7 +25,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .render import FILES_ARCHIVE, SITE_FILE, UPSTREAM_FILE, instance, service_unit, unit_name
+from .render import FILES_ARCHIVE, SITE_FILE, UPSTREAM_FILE, instance, service_unit, unit_name, upstream_servers
 from .settings import DeployConfig
 
 q = shlex.quote
@@ -303,9 +303,7 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         f"mv -T {q(lay.base)}/.current.new {q(lay.current)}; systemctl daemon-reload; fi",
         "  exit 1",
         "fi",
-        # Twice, the second as a backup: see the strict site's upstream (a retry needs another entry).
-        f'printf "server 127.0.0.1:%s max_fails=0;\\nserver 127.0.0.1:%s max_fails=0 backup;\\n" "$next" "$next" '
-        f'> {q(lay.upstream)}.new',
+        f'printf "%s" "{upstream_servers("$next")}" > {q(lay.upstream)}.new',
         f"mv -T {q(lay.upstream)}.new {q(lay.upstream)}",
         "nginx -t -q",
         "systemctl reload-or-restart nginx",
