@@ -139,7 +139,7 @@ def alertmanager_doc(m: MonitorConfig) -> dict[str, Any] | None:
     }
 
 
-def _series(m: MonitorConfig, key: str, level: float, samples: int, step: str) -> list[dict[str, str]]:
+def _series(m: MonitorConfig, key: str, level: float, samples: int) -> list[dict[str, str]]:
     """Input series in which alert ``key``'s measured value is ``level`` on host web1."""
     ident = f'job="{m.job}",host="web1",instance="web1:{m.port}"'
     rise = f"0+{{}}x{samples}"
@@ -169,7 +169,7 @@ def tests_doc(m: MonitorConfig) -> dict[str, Any]:
     for r in alerts(m):
         threshold = m.alerts[r.key].value
         # Long enough for the window to fill and the `for:` to pass, plus two evaluations.
-        span = seconds(m.window) + seconds(r.duration if r.duration != "0s" else "0s") + 3 * seconds(step)
+        span = seconds(m.window) + seconds(r.duration) + 3 * seconds(step)
         if r.key == "restarts":
             span = seconds(step) * (threshold + 2)
         samples = int(span // seconds(step)) + 2
@@ -188,7 +188,7 @@ def tests_doc(m: MonitorConfig) -> dict[str, Any]:
             tests.append({
                 "name": f"{r.name} {'fires' if fires else 'stays silent'} at {level:g}",
                 "interval": step,
-                "input_series": _series(m, r.key, level, samples, step),
+                "input_series": _series(m, r.key, level, samples),
                 "alert_rule_test": [{
                     "eval_time": eval_at, "alertname": r.name,
                     "exp_alerts": [{"exp_labels": labels,

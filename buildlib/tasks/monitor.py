@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
 from .common import not_blank, project, task
 
+if TYPE_CHECKING:
+    from ..config import Project
+    from ..monitor.settings import MonitorConfig
+
 RENDER_DIR = ".build/monitor"
 
 
-def _render(c: Context, folder: Path) -> tuple[object, list[Path]]:
+def _render(p: Project, folder: Path) -> tuple[MonitorConfig, list[Path]]:
     from ..deploy import settings as deploy_settings
     from ..monitor import rules, settings
 
-    p = project(c)
     mon = settings.load(p)
     docs = {
         rules.RULES_FILE: rules.rules_doc(mon),
@@ -24,8 +28,7 @@ def _render(c: Context, folder: Path) -> tuple[object, list[Path]]:
     }
     if (am := rules.alertmanager_doc(mon)) is not None:
         docs[rules.ALERTMANAGER_FILE] = am
-    written = rules.write(folder, docs)
-    return p, written
+    return mon, rules.write(folder, docs)
 
 
 @task(help={"out": f"directory to write the Prometheus files into (default {RENDER_DIR}/)"})
@@ -34,7 +37,7 @@ def render(c: Context, out: str | None = None) -> None:
     out = not_blank("out", out, RENDER_DIR)
     p = project(c)
     folder = Path(out) if out is not None else p.root / RENDER_DIR
-    _, written = _render(c, folder)
+    _, written = _render(p, folder)
     print(f"rendered into {folder}")
     for path in written:
         print(f"  {path.name}")
@@ -47,21 +50,22 @@ def check(c: Context) -> None:
     import tempfile
 
     from ..deploy.check import raise_failures
+    from ..deploy.fleet import UNAME_ARCH
     from ..deploy.release import load_release
     from ..monitor import check as checks
-    from ..monitor import rules, settings
+    from ..monitor import rules
     from ..service import load as load_service
 
+    p = project(c)
     with tempfile.TemporaryDirectory(prefix="monitor-check-") as tmp:
-        p, _ = _render(c, Path(tmp))
+        mon, _ = _render(p, Path(tmp))
         findings = checks.promtool_checks(Path(tmp))
     svc = load_service(p)
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
-    here = f"{host.system().lower()}/{arch}"
+    here = f"{host.system().lower()}/{UNAME_ARCH.get(host.machine(), host.machine())}"
     # The built service for this machine (checked against bin/manifest.json), to read what it exports.
     binary = load_release(p, svc.binary, {here: ["this machine (monitor.check)"]}).artifacts[here].path
-    names = checks.exported(binary, svc, settings.load(p).metrics_path)
-    findings += checks.metric_checks(rules.alerts(settings.load(p)), names, binary)
+    names = checks.exported(binary, svc, mon.metrics_path)
+    findings += checks.metric_checks(rules.alerts(mon), names, binary)
     for f in findings:
         print(f.line())
     raise_failures(findings, "Fix build.yaml's monitoring: section (thresholds, monitoring.metrics, "
