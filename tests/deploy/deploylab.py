@@ -147,13 +147,13 @@ def adopted_app(shape: str, root: Path, releases: Path, versions: tuple[str, ...
 
     shutil.rmtree(root, ignore_errors=True)
     app = ginapps.make(shape, root)
-    _ok(run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO, timeout=1800))
+    ok(run_invoke("init", "--adopt", "--dest", str(root), cwd=REPO, timeout=1800))
     raw = yaml.safe_load((root / "build.yaml").read_text())
     edit(raw)
     (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     built = {}
     for version in versions:
-        _ok(run_invoke("build", "--only", f"{app.service}:linux/amd64", "--version", version, cwd=root,
+        ok(run_invoke("build", "--only", f"{app.service}:linux/amd64", "--version", version, cwd=root,
                        env={"PYTHONPATH": str(root)}, timeout=1800))
         shutil.copytree(root / "bin", releases / version)
         built[version] = str(releases / version)
@@ -161,7 +161,8 @@ def adopted_app(shape: str, root: Path, releases: Path, versions: tuple[str, ...
     return {"root": str(root), "releases": built}
 
 
-def _ok(proc: subprocess.CompletedProcess[str]) -> str:
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    """The output of a command that must have succeeded (its output shown when it did not)."""
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
 

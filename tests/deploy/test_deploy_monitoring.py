@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylab import Fleet, adopted_app
+from deploylab import Fleet, adopted_app, ok
 from support import run_invoke
 
 from buildlib.deploy import lab
@@ -37,10 +37,6 @@ HOSTS = ("web1", "web2")
 ALERT = "MeterLatencyP95High"
 METRICS_PORT = lab.METRICS_PORTS[1]  # the template's service on these hosts has the first one
 
-
-def _ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 def _free_port() -> int:
@@ -124,9 +120,9 @@ def monitoring(fleet: Fleet, metered_app: dict[str, Any], tmp_path: Path) -> Ite
     (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     env = {"PYTHONPATH": str(root)}
     lab.use_release(root, Path(metered_app["releases"]["1.0.0"]))
-    _ok(run_invoke("deploy", cwd=root, env=env, timeout=600))
+    ok(run_invoke("deploy", cwd=root, env=env, timeout=600))
     out = tmp_path / "monitor"
-    _ok(run_invoke("monitor.render", "--out", str(out), cwd=root, env=env))
+    ok(run_invoke("monitor.render", "--out", str(out), cwd=root, env=env))
     procs = [
         subprocess.Popen(["prometheus-alertmanager", f"--config.file={out / 'alertmanager.yml'}",
                           f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
@@ -231,7 +227,7 @@ def test_a_release_that_trips_the_alert_gate_is_rolled_back(monitoring: dict[str
         done.stdout
     assert "[web1] rolled back: serving 1.0.0" in done.stdout
     assert re.search(r"rollout of 1\.1\.0 stopped at web1 .*failed at alert gate", done.stderr), done.stderr
-    status = _ok(run_invoke("deploy.status", cwd=root, env={"PYTHONPATH": str(root)}))
+    status = ok(run_invoke("deploy.status", cwd=root, env={"PYTHONPATH": str(root)}))
     rows = {line.split()[0]: line.split() for line in status.splitlines()[1:]}
     assert rows["web1"][2:6] == ["1.0.0", "1.0.0", "active", "ok"], status
     assert "1.1.0 (failed)" in status

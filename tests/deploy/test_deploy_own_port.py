@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylab import Fleet, adopted_app, load_process
+from deploylab import Fleet, adopted_app, ok, load_process
 from support import run_invoke
 
 from buildlib.deploy import lab
@@ -33,10 +33,6 @@ VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
 HOSTS = ("web1", "web2")  # web1 as root, web2 as a sudo user
 BASE = "/opt/stock"
 
-
-def _ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +102,7 @@ def own(fleet: Fleet, own_app: dict[str, Any]) -> Own:
 
 def test_check_reads_the_apps_own_description(own: Own) -> None:
     done = own.invoke("deploy.check")
-    out = _ok(done)
+    out = ok(done)
     # Only the profile that fits: the app takes no listener from systemd.
     assert not re.search(r"^\S+ +strict ", out, re.M)
     assert "ok   hardened  stock@.service   systemd-analyze verify   clean: stock@.service" in out
@@ -203,7 +199,7 @@ def test_release_failing_its_health_path_is_rolled_back_while_the_old_one_serves
     assert {n: own.serving(n) for n in HOSTS} == dict.fromkeys(HOSTS, "1.1.0")
     assert {n: own.live_port(n) for n in HOSTS} == live
     assert own.fleet.sh("web1", "readlink /opt/stock/current") == "releases/1.1.0"
-    status = _ok(own.invoke("deploy.status"))
+    status = ok(own.invoke("deploy.status"))
     web1 = next(line for line in status.splitlines() if line.startswith("web1"))
     assert web1.split()[2:6] == ["1.1.0", "1.1.0", "active", "ok"], status
     assert "1.2.0 (failed)" in web1
