@@ -11,6 +11,7 @@ from buildlib.tasks import image as image_tasks
 from buildlib.tasks import init as init_tasks
 from buildlib.tasks import monitor as monitor_tasks
 from buildlib.tasks import project
+from buildlib.tasks import release as release_tasks
 from buildlib.tasks import report as report_tasks
 
 ns = Collection()
@@ -25,6 +26,7 @@ ns.add_task(env_tasks.env)
 ns.add_task(debt_tasks.debt)
 ns.add_task(init_tasks.init)
 ns.add_task(report_tasks.report)
+ns.add_task(release_tasks.release)
 # buildlib.config: another build.yaml, e.g. `invoke -f ci.yaml build` with
 # `buildlib: {config: ci/build.yaml}` in ci.yaml; None finds build.yaml from the current directory.
 ns.configure({"buildlib": {"config": None}})

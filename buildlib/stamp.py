@@ -41,7 +41,7 @@ def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _checked(version: str, source: str) -> str:
+def checked_version(version: str, source: str) -> str:
     """A version that can name a release directory, checked before anything is compiled.
 
     The deploy makes the version a directory and a word in shell commands, so the rule is the
@@ -62,9 +62,9 @@ def stamp(root: Path, version_setting: str, override: str | None = None,
     """The stamp for a build of ``root``; ``override`` (``--version``) wins over build.yaml."""
     environ = os.environ if environ is None else environ
     if override is not None:
-        version = _checked(override, "--version")
+        version = checked_version(override, "--version")
     elif version_setting != "auto":
-        version = _checked(version_setting, "build.yaml: project.version")
+        version = checked_version(version_setting, "build.yaml: project.version")
     else:
         version = _git(root, "describe", "--tags", "--always", "--dirty") or FALLBACK_VERSION
     # One git call for both: the no-op build pays for every process it starts.

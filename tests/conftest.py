@@ -129,3 +129,11 @@ def docker_client() -> Iterator[Any]:
         )
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def released_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
+    """A generated app released once per run with `invoke release` (tests/release/released.py)."""
+    from release import released
+
+    return once("released-app", lambda: released.make(shared_dir / "released-app"))

@@ -1,0 +1,1 @@
+"""`invoke release`: archives, checksums, SBOMs, a signature and deb/rpm packages in dist/."""

@@ -1,0 +1,228 @@
+"""`invoke release`: the build of a tag (or a snapshot), packed into dist/ as users download it.
+
+The steps, in order:
+
+  build      the binaries of every platform, stamped with the release version (the locked,
+             content-addressed build of `invoke build`: up-to-date targets are not compiled again)
+  archives   one .tar.gz per platform (.zip for windows): the binaries, LICENSE, README
+  sboms      a CycloneDX SBOM per binary, from its own build information
+  changelog  CHANGELOG.md: the commits since the previous tag
+  packages   deb and rpm of the service (nfpm), with the deploy's units, env file and site
+  checksums  checksums.txt over all of the above, as `sha256sum -c` reads it
+  sign       checksums.txt.sig (ssh-keygen -Y sign), when release.sign.key is set
+
+Everything is written into a staging folder beside dist/ under a lock; only a complete
+release replaces dist/, whole, so a reader never sees two runs' files mixed, and
+dist/ is never half-written. A dist/ holding files no release wrote is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import write_json
+from ..config import Project
+from ..errors import BuildlibError, OutputError
+from . import archives, settings, source
+from .settings import ReleaseConfig
+
+MARKER = "release.json"  # in dist/: what the release wrote, so the next one knows what it replaces
+
+
+class ReleaseError(BuildlibError):
+    exit_code = 2
+
+
+class BuildFailed(BuildlibError):
+    """The build step failed; its own report was printed."""
+
+
+@dataclass
+class Release:
+    project: Project
+    cfg: ReleaseConfig
+    src: source.Source
+    stage: Path
+    echo: Callable[[str], None]
+    binaries: dict[str, dict[str, Path]] = field(default_factory=dict)  # platform -> binary -> file
+    files: dict[str, str] = field(default_factory=dict)                 # file name -> kind
+
+    def add(self, path: Path, kind: str) -> None:
+        self.files[path.name] = kind
+
+
+def _build(r: Release) -> None:
+    from ..builder import Options, build
+    from ..manifest import load
+    from ..progress import Display
+    from ..tasks.build import errors, report
+
+    only = None if set(r.cfg.binaries) == set(r.project.binaries) else ",".join(r.cfg.binaries)
+    result = build(r.project, Options(only=only, version=r.src.version), Display())
+    print(report(result, explain=False), file=sys.stderr)
+    if not result.ok:
+        print(errors(result), file=sys.stderr)
+        raise BuildFailed("the build failed, so nothing was released; dist/ is untouched")
+    targets = load(r.project.out_path()).get("targets", {})
+    from ..deploy.release import sha256_file
+
+    for t in result.targets:
+        entry = targets.get(t.target.id, {})
+        path = r.project.root / str(entry.get("path", ""))
+        if entry.get("version") != r.src.version or not path.is_file() or sha256_file(path) != entry.get("sha256"):
+            raise ReleaseError(f"{t.target.id} in bin/manifest.json is not the binary just built for "
+                               f"{r.src.version}; another build may have run at the same time: run release again")
+        r.binaries.setdefault(t.target.platform, {})[t.target.binary] = path
+
+
+def _archives(r: Release) -> None:
+    extra = [archives.Member(rel, r.project.root / rel, 0o644) for rel in r.cfg.files]
+    for platform, binaries in sorted(r.binaries.items()):
+        members = [archives.Member(path.name, path, 0o755) for path in binaries.values()] + extra
+        out = r.stage / archives.archive_name(r.project.project.name, r.src.short_version, platform)
+        archives.write(out, members, r.src.epoch)
+        r.add(out, "archive")
+
+
+def _sboms(r: Release) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..deploy.release import sha256_file
+    from ..gotool import find_go
+    from . import sbom
+
+    go = find_go(r.project.root)
+    try:
+        kit = version("buildlib")
+    except PackageNotFoundError:
+        kit = "unknown"
+    for platform, binaries in sorted(r.binaries.items()):
+        for name, path in sorted(binaries.items()):
+            info = sbom.build_info(go, path, dict(os.environ))
+            text = sbom.document(info, name=name, version=r.src.version, sha256=sha256_file(path),
+                                 platform=platform, epoch=r.src.epoch, tool_version=kit)
+            out = r.stage / (f"{r.project.project.name}_{r.src.short_version}_{platform.replace('/', '_')}"
+                             f"_{name}.cdx.json")
+            out.write_text(text, encoding="utf-8")
+            r.add(out, "sbom")
+
+
+def _changelog(r: Release) -> None:
+    out = r.stage / "CHANGELOG.md"
+    out.write_text(source.changelog(r.project.root, r.src, r.project.project.name), encoding="utf-8")
+    r.add(out, "changelog")
+
+
+def _packages(r: Release) -> None:
+    if not r.cfg.packages.formats:
+        return
+    from ..deploy import settings as deploy_settings
+    from . import packages
+
+    cfg = deploy_settings.load(r.project)
+    linux = {p: b[cfg.binary] for p, b in sorted(r.binaries.items()) if packages.packable(p) and cfg.binary in b}
+    if not linux:
+        r.echo(f"packages: none, since no Linux platform builds {cfg.binary}")
+        return
+    nfpm = packages.nfpm_binary(echo=r.echo)
+    maintainer = r.cfg.packages.maintainer or r.src.author
+    for platform, binary in linux.items():
+        work = r.stage / ".work" / platform.replace("/", "_")
+        items, scripts = packages.contents(r.project, cfg, cfg.profile, r.src.version, binary, work)
+        script_paths = {}
+        for kind, text in scripts.items():
+            script_paths[kind] = work / f"{kind}.sh"
+            script_paths[kind].write_text(text, encoding="utf-8")
+        conf = work / "nfpm.yaml"
+        conf.write_text(packages.config_yaml(r.project.project.name, platform, r.src, r.cfg.packages, maintainer,
+                                             items, script_paths), encoding="utf-8")
+        for packager in r.cfg.packages.formats:
+            r.add(packages.build(nfpm, conf, packager, r.stage), packager)
+    shutil.rmtree(r.stage / ".work")
+
+
+def _checksums(r: Release) -> None:
+    out = r.stage / "checksums.txt"
+    out.write_text(archives.checksums([r.stage / name for name in r.files]), encoding="utf-8")
+    r.add(out, "checksums")
+
+
+def _sign(r: Release) -> None:
+    if r.cfg.sign_key is None:
+        r.echo("sign: release.sign.key is null, so checksums.txt is not signed")
+        return
+    from .signing import sign
+
+    r.add(sign(r.stage / "checksums.txt", r.cfg.sign_key, r.cfg.namespace), "signature")
+
+
+STEPS: tuple[tuple[str, Callable[[Release], None]], ...] = (
+    ("build", _build), ("archives", _archives), ("sboms", _sboms), ("changelog", _changelog),
+    ("packages", _packages), ("checksums", _checksums), ("sign", _sign),
+)
+
+
+def _foreign(dist: Path) -> list[str]:
+    """Files in ``dist`` that no release wrote (a dist/ without our marker is all foreign)."""
+    if not dist.exists():
+        return []
+    if not dist.is_dir():
+        return [dist.name]
+    try:
+        ours = set(json.loads((dist / MARKER).read_text())["files"]) | {MARKER}
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = set()
+    return sorted(p.name for p in dist.iterdir() if p.name not in ours)
+
+
+def _publish(r: Release) -> None:
+    """Replace dist/ with the staged release: two renames, the old release removed after."""
+    dist = r.cfg.dist
+    marker = {"version": r.src.version, "commit": r.src.commit, "snapshot": r.src.snapshot,
+              "files": {name: kind for name, kind in sorted(r.files.items())}}
+    write_json(r.stage / MARKER, marker)
+    old = dist.with_name(f".{dist.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dist.exists():
+        os.rename(dist, old)
+    os.rename(r.stage, dist)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run(project: Project, snapshot: bool, echo: Callable[[str], None]) -> Release:
+    from ..locks import Locks
+
+    cfg = settings.load(project)
+    src = source.read(project.root, snapshot)
+    dist = cfg.dist
+    with Locks(project.root, echo).hold("release", f"another `invoke release` writing {dist.name}/"):
+        foreign = _foreign(dist)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ReleaseError(f"{dist.relative_to(project.root)}/ holds files no release wrote ({shown}); "
+                               "a release replaces the folder whole, so move them away (or set release.dist "
+                               "to another folder) and run it again")
+        stage = dist.with_name(f".{dist.name}.partial")
+        shutil.rmtree(stage, ignore_errors=True)  # a killed run's; the lock says no other run is writing
+        try:
+            stage.mkdir(parents=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {stage}: {exc.strerror}") from exc
+        r = Release(project=project, cfg=cfg, src=src, stage=stage, echo=echo)
+        try:
+            for name, step in STEPS:
+                echo(f"release: {name}")
+                step(r)
+            _publish(r)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(stage)
+            raise
+    return r

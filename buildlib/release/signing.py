@@ -1,0 +1,49 @@
+"""Sign checksums.txt with an SSH key: ``ssh-keygen -Y sign``, checked with ``ssh-keygen -Y verify``.
+
+SSH signatures rather than gpg or cosign: every machine that deploys with this kit
+already has OpenSSH (8.1 or newer signs), the team already holds SSH keys, and the
+verifier is the same ssh-keygen, with an allowed_signers file as the whole key
+distribution. One signature over checksums.txt covers every file it lists.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import BuildlibError, ToolError
+
+
+class SignError(BuildlibError):
+    """The signing key cannot be used; the message names the key and what to do."""
+
+    exit_code = 2
+
+
+def sign(file: Path, key: Path, namespace: str) -> Path:
+    """Write ``file``.sig next to ``file``; ssh-keygen asks for a passphrase on the terminal if the key has one."""
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        raise ToolError("release.sign.key is set but there is no ssh-keygen on PATH; install OpenSSH's client "
+                        "(Debian: openssh-client), or set release.sign.key to null for unsigned checksums")
+    if not key.is_file():
+        raise SignError(f"release.sign.key: {key} does not exist; make one with "
+                        f"ssh-keygen -t ed25519 -f {key} -C release, or set release.sign.key to null")
+    sig = file.with_name(file.name + ".sig")
+    sig.unlink(missing_ok=True)  # ssh-keygen refuses to overwrite
+    try:
+        proc = subprocess.run([keygen, "-Y", "sign", "-q", "-f", str(key), "-n", namespace, str(file)],
+                              capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as exc:
+        raise SignError(f"ssh-keygen -Y sign with {key} waited 300 s (for a passphrase?); load the key into "
+                        "ssh-agent first (ssh-add)") from exc
+    if proc.returncode != 0 or not sig.is_file():
+        raise SignError(f"ssh-keygen -Y sign with {key} failed: {proc.stderr.strip() or proc.returncode}; "
+                        "release.sign.key must be an SSH private key (ssh-keygen -t ed25519)")
+    return sig
+
+
+def verify_command(file: str, namespace: str) -> str:
+    """What a user runs to check the signature, given the team's allowed_signers file."""
+    return (f"ssh-keygen -Y verify -f allowed_signers -I IDENTITY -n {namespace} -s {file}.sig < {file}")

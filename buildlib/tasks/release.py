@@ -1,0 +1,32 @@
+"""`invoke release`: what users download, in dist/ (archives, checksums, SBOMs, signature, deb/rpm)."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Context, Exit
+
+from .common import project, task
+
+
+@task(help={"snapshot": "release the current commit, tagged or not, dirty or not (version from git describe); "
+                        "without it HEAD must be at a tag on a clean work tree"})
+def release(c: Context, snapshot: bool = False) -> None:
+    """Build every platform and write dist/: archives, checksums.txt (+ .sig), SBOMs, CHANGELOG.md, deb, rpm."""
+    from ..progress import human_size, table
+    from ..release import run as release_run
+    from ..release.signing import verify_command
+
+    p = project(c)
+    try:
+        r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True))
+    except release_run.BuildFailed as exc:
+        raise Exit(f"error: {exc}", code=1) from exc
+    dist = r.cfg.dist
+    rows = [[name, kind, human_size((dist / name).stat().st_size)] for name, kind in sorted(r.files.items())]
+    print(table(["file", "what", "size"], rows, right={2}))
+    what = "snapshot" if r.src.snapshot else "release"
+    print(f"\n{what} {r.src.version} ({r.src.commit[:12]}): {len(rows)} files in "
+          f"{dist.relative_to(p.root)}/; check them with: cd {dist.relative_to(p.root)} && sha256sum -c checksums.txt")
+    if "checksums.txt.sig" in r.files:
+        print(f"verify the signature with: {verify_command('checksums.txt', r.cfg.namespace)}")
