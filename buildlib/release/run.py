@@ -19,6 +19,7 @@ dist/ is never half-written. A dist/ holding files no release wrote is left alon
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -196,10 +197,17 @@ def _publish(r: Release) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run(project: Project, snapshot: bool, echo: Callable[[str], None]) -> Release:
+def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key: str | None = None) -> Release:
+    """Make the release into dist/; ``sign_key`` (``--sign-key``) wins over release.sign.key."""
     from ..locks import Locks
 
     cfg = settings.load(project)
+    if sign_key is not None:
+        key = Path(sign_key).expanduser()
+        if not key.is_file():
+            raise ReleaseError(f"--sign-key {sign_key}: no such file; name an SSH private key "
+                               "(ssh-keygen -t ed25519 -f FILE)")
+        cfg = dataclasses.replace(cfg, sign_key=key.resolve())
     src = source.read(project.root, snapshot)
     dist = cfg.dist
     with Locks(project.root, echo).hold("release", f"another `invoke release` writing {dist.name}/"):

@@ -6,20 +6,24 @@ import sys
 
 from invoke import Context, Exit
 
-from .common import project, task
+from .common import not_blank, project, task
 
 
 @task(help={"snapshot": "release the current commit, tagged or not, dirty or not (version from git describe); "
-                        "without it HEAD must be at a tag on a clean work tree"})
-def release(c: Context, snapshot: bool = False) -> None:
+                        "without it HEAD must be at a tag on a clean work tree",
+            "sign_key": "sign checksums.txt with this SSH private key instead of release.sign.key "
+                        "(e.g. one a CI secret wrote to a file)"})
+def release(c: Context, snapshot: bool = False, sign_key: str | None = None) -> None:
     """Build every platform and write dist/: archives, checksums.txt (+ .sig), SBOMs, CHANGELOG.md, deb, rpm."""
     from ..progress import human_size, table
     from ..release import run as release_run
     from ..release.signing import verify_command
 
+    sign_key = not_blank("sign_key", sign_key, "release.sign.key")
     p = project(c)
     try:
-        r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True))
+        r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True),
+                            sign_key=sign_key)
     except release_run.BuildFailed as exc:
         raise Exit(f"error: {exc}", code=1) from exc
     dist = r.cfg.dist

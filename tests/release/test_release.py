@@ -198,7 +198,14 @@ def test_a_snapshot_of_untagged_work_sorts_after_the_tag(released_app: dict[str,
     assert "is not at a tag" in refused.stderr and "invoke release --snapshot" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert json.loads((root / "dist" / "release.json").read_text())["version"] == "v1.1.0"  # untouched
-    ok(release_invoke(root, "release", "--snapshot"))
+    blank = release_invoke(root, "release", "--snapshot", "--sign-key", " ")
+    assert blank.returncode == 2 and "--sign-key is empty" in blank.stderr
+    ci_key = tmp_path / "ci_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ci_key)], check=True)
+    ok(release_invoke(root, "release", "--snapshot", "--sign-key", str(ci_key)))
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"{IDENTITY} {(tmp_path / 'ci_key.pub').read_text().strip()}\n")
+    assert _verify(root / "dist", signers).returncode == 0  # --sign-key won over release.sign.key
     marker = json.loads((root / "dist" / "release.json").read_text())
     sha = git(root, "rev-parse", "--short=7", "HEAD")
     assert marker["version"].startswith(f"v1.1.0-1-g{sha[:7]}") and marker["snapshot"] is True
