@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from . import check, lab, render, settings
 from ..progress import columns
+from . import check, lab, render, settings
 
 GUIDE_UNIT = ("[Unit]\nDescription=Gin Application\nAfter=network.target\n[Service]\nUser=www-data\n"
               "ExecStart=/path/to/bin/app\nRestart=always\nEnvironment=PORT=8080\n[Install]\n"

@@ -8,7 +8,6 @@ rollbacks walk further back; a release marked failed is skipped.
 
 from __future__ import annotations
 
-
 from ..config import Project
 from ..errors import BuildlibError
 from . import fleet, steps

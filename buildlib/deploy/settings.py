@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import config, environments
-from .alertgate import AlertGate
 from ..config import KNOWN_PLATFORMS, Project
 from ..schema import SECTION_DEFAULTS, Bool, Field, Int, ListOf, MapOf, Nullable, Number, Record, Str
+from .alertgate import AlertGate
 
 if TYPE_CHECKING:
     from ..service import Service
@@ -373,7 +373,8 @@ def load(project: Project) -> DeployConfig:
     gate = raw["alert_gate"]
     alert_gate = None
     if gate["prometheus"] is not None:
-        from ..monitor import rules, settings as monitor_settings
+        from ..monitor import rules
+        from ..monitor import settings as monitor_settings
 
         known = [r.name for r in rules.alerts(monitor_settings.load(project))]
         if not gate["alerts"]:

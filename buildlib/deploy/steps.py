@@ -290,7 +290,8 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         f"  if {direct} -f -o /dev/null 2>/dev/null; then ok=$((ok + 1)); [ $ok -ge {h.passes} ] && break; "
         "else ok=0; fi",
         # Stop waiting once it has given up (failed after its restart limit), not only at the deadline.
-        f'  case "$(systemctl show -p ActiveState --value "{new}")" in active|activating|reloading) ;; *) break ;; esac',
+        f'  case "$(systemctl show -p ActiveState --value "{new}")" in '
+        "active|activating|reloading) ;; *) break ;; esac",
         f"  sleep {h.interval:g}",
         "done",
         f'if [ "$ok" -lt {h.passes} ]; then',

@@ -102,16 +102,7 @@ class Fleet:
         return "".join(lines), code
 
     def get(self, name: str, path: str, domain: str = DOMAIN) -> tuple[int, bytes]:
-        """GET through the host's nginx, as a client would (published port on 127.0.0.1)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.host(name).http_port, timeout=10)
-        try:
-            conn.request("GET", path, headers={"Host": domain})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        except OSError:
-            return 0, b""
-        finally:
-            conn.close()
+        return nginx_get(self.host(name).http_port, path, domain)
 
     def serving(self, name: str) -> str | None:
         status, body = self.get(name, "/version")
@@ -134,6 +125,19 @@ class Fleet:
         """Everything a deploy changes on a host, with times: equal before and after means untouched."""
         return self.sh(name, "ls -la --time-style=full-iso /opt/ginsvc /opt/ginsvc/releases/* 2>&1; "
                        "systemctl show -p MainPID,ActiveEnterTimestamp ginsvc.service")
+
+
+def nginx_get(port: int, path: str, domain: str = DOMAIN) -> tuple[int, bytes]:
+    """GET through a host's nginx, as a client would (its published port on 127.0.0.1); (0, b"") when refused."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": domain})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except OSError:
+        return 0, b""
+    finally:
+        conn.close()
 
 
 def adopted_app(shape: str, root: Path, releases: Path, versions: tuple[str, ...],

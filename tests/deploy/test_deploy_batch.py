@@ -121,9 +121,9 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
         fleet: Fleet, spare: Any, docker_client: Any, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     from buildlib import config
-    from buildlib.deploy import fleet as hosts_of, release, render
+    from buildlib.deploy import fleet as hosts_of
+    from buildlib.deploy import release, render, settings
     from buildlib.deploy import secrets as deploy_secrets
-    from buildlib.deploy import settings
     from buildlib.deploy.rollout import Rollout, RolloutError, Status, finish
 
     web4, known = spare
@@ -175,7 +175,8 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
     assert rows["web3"] == "untouched not contacted"
     assert re.match(rf"rollout of 1\.1\.0 stopped at web4 \(deploy@127\.0\.0\.1:{web4.ssh_port}\): switch check: "
                     r"the SSH connection broke: .+\nthe other hosts of its batch serve what they served before: "
-                    r"web1 \(not switched\)\nthe hosts after it were not touched", str(stopped.value)), str(stopped.value)
+                    r"web1 \(not switched\)\nthe hosts after it were not touched", str(stopped.value)), \
+        str(stopped.value)
 
     # web1 kept serving 1.0.0 from the same process (never restarted); web3 was never touched.
     assert fleet.serving("web1") == "1.0.0"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylab import Fleet, adopted_app, ok, load_process
+from deploylab import Fleet, adopted_app, load_process, ok
 from support import run_invoke
 
 from buildlib.deploy import lab

@@ -7,7 +7,6 @@ health path through nginx; stopped, nothing of it runs; removed, neither its uni
 
 from __future__ import annotations
 
-import http.client
 import io
 import tarfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deploylab import nginx_get
 
 from buildlib.deploy import lab
 
@@ -48,15 +48,7 @@ def _running(container: Any) -> list[str]:
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path, headers={"Host": DOMAIN})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    except OSError:
-        return 0, b""
-    finally:
-        conn.close()
+    return nginx_get(port, path, DOMAIN)
 
 
 def _wait_status(port: int, path: str, want: int, timeout: float = 30) -> tuple[int, bytes]:
