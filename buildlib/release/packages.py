@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import procs, toolcache
 from ..config import Project
-from ..deploy.render import SITE_FILE, UPSTREAM_FILE, env_name, instance, render, unit_name, upstream_servers
+from ..deploy.render import SITE_FILE, UPSTREAM_FILE, instance, render, unit_name, upstream_servers
 from ..deploy.settings import DeployConfig
 from ..errors import ToolError
 from .settings import Packages
@@ -39,7 +39,7 @@ class Content:
     dst: str
     src: str            # a file, or a link's target
     mode: int = 0o644
-    kind: str = "file"  # file, symlink or config|noreplace
+    kind: str = "file"  # file or symlink
 
 
 def packable(platform: str) -> bool:
@@ -123,7 +123,6 @@ def contents(project: Project, cfg: DeployConfig, profile: str, version: str, bi
                 Content(f"{cfg.base}/ports/{cfg.port}", f"../releases/{version}", kind="symlink")]
     else:
         out.append(Content(f"{cfg.base}/current", f"releases/{version}", kind="symlink"))
-    assert env_name(cfg) in rendering.files
     return out, _scripts(cfg, profile, cfg.port)
 
 

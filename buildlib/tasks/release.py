@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from invoke import Context, Exit
+from invoke import Context
 
 from .common import not_blank, project, task
 
@@ -21,11 +21,7 @@ def release(c: Context, snapshot: bool = False, sign_key: str | None = None) -> 
 
     sign_key = not_blank("sign_key", sign_key, "release.sign.key")
     p = project(c)
-    try:
-        r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True),
-                            sign_key=sign_key)
-    except release_run.BuildFailed as exc:
-        raise Exit(f"error: {exc}", code=1) from exc
+    r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True), sign_key=sign_key)
     dist = r.cfg.dist
     rows = [[name, kind, human_size((dist / name).stat().st_size)] for name, kind in sorted(r.files.items())]
     print(table(["file", "what", "size"], rows, right={2}))
