@@ -29,7 +29,8 @@ class Stamp:
         return asdict(self)
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git_output(root: Path, *args: str) -> str | None:
+    """What ``git ARGS`` printed in ``root``, stripped; None when it failed or printed nothing."""
     try:
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -66,9 +67,9 @@ def stamp(root: Path, version_setting: str, override: str | None = None,
     elif version_setting != "auto":
         version = checked_version(version_setting, "build.yaml: project.version")
     else:
-        version = _git(root, "describe", "--tags", "--always", "--dirty") or FALLBACK_VERSION
+        version = git_output(root, "describe", "--tags", "--always", "--dirty") or FALLBACK_VERSION
     # One git call for both: the no-op build pays for every process it starts.
-    head = (_git(root, "log", "-1", "--format=%H %ct") or "").split()
+    head = (git_output(root, "log", "-1", "--format=%H %ct") or "").split()
     commit = head[0] if len(head) == 2 else "unknown"
     sde = environ.get("SOURCE_DATE_EPOCH", "").strip()
     if sde and not sde.isdigit():

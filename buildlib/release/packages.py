@@ -47,10 +47,10 @@ def packable(platform: str) -> bool:
     return goos == "linux" and goarch in _ARCH
 
 
-def _scripts(cfg: DeployConfig, profile: str, port: int) -> dict[str, str]:
+def _scripts(cfg: DeployConfig, profile: str) -> dict[str, str]:
     q = shlex.quote
     user = cfg.user or cfg.app
-    units = [instance(cfg, port)] if profile == "hardened" else [unit_name(cfg, "socket"), unit_name(cfg)]
+    units = [instance(cfg, cfg.port)] if profile == "hardened" else [unit_name(cfg, "socket"), unit_name(cfg)]
     start = ([f"systemctl enable {q(units[0])}", f"systemctl restart {q(units[0])}"] if profile == "hardened" else
              [f"systemctl enable {q(units[0])}", f"systemctl start {q(units[0])}",
               # A restart behind the socket: connections wait in its backlog meanwhile.
@@ -123,7 +123,7 @@ def contents(project: Project, cfg: DeployConfig, profile: str, version: str, bi
                 Content(f"{cfg.base}/ports/{cfg.port}", f"../releases/{version}", kind="symlink")]
     else:
         out.append(Content(f"{cfg.base}/current", f"releases/{version}", kind="symlink"))
-    return out, _scripts(cfg, profile, cfg.port)
+    return out, _scripts(cfg, profile)
 
 
 def config_yaml(name: str, platform: str, src: Source, meta: Packages, maintainer: str,

@@ -27,12 +27,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import write_json
 from ..config import Project
 from ..errors import BuildlibError, OutputError
 from . import archives, settings, source
 from .settings import ReleaseConfig
+
+if TYPE_CHECKING:
+    from ..deploy.release import Artifact
 
 MARKER = "release.json"  # in dist/: what the release wrote, so the next one knows what it replaces
 
@@ -52,7 +56,7 @@ class Release:
     src: source.Source
     stage: Path
     echo: Callable[[str], None]
-    binaries: dict[str, dict[str, Path]] = field(default_factory=dict)  # platform -> binary -> file
+    binaries: dict[str, dict[str, Artifact]] = field(default_factory=dict)  # platform -> binary -> its file
     files: dict[str, str] = field(default_factory=dict)                 # file name -> kind
 
     def add(self, path: Path, kind: str) -> None:
@@ -61,7 +65,7 @@ class Release:
 
 def _build(r: Release) -> None:
     from ..builder import Options, build
-    from ..manifest import load
+    from ..deploy.release import load_release
     from ..progress import Display
     from ..tasks.build import errors, report
 
@@ -71,22 +75,20 @@ def _build(r: Release) -> None:
     if not result.ok:
         print(errors(result), file=sys.stderr)
         raise BuildFailed("the build failed, so nothing was released; dist/ is untouched")
-    targets = load(r.project.out_path()).get("targets", {})
-    from ..deploy.release import sha256_file
-
+    platforms: dict[str, dict[str, list[str]]] = {}
     for t in result.targets:
-        entry = targets.get(t.target.id, {})
-        path = r.project.root / str(entry.get("path", ""))
-        if entry.get("version") != r.src.version or not path.is_file() or sha256_file(path) != entry.get("sha256"):
-            raise ReleaseError(f"{t.target.id} in bin/manifest.json is not the binary just built for "
-                               f"{r.src.version}; another build may have run at the same time: run release again")
-        r.binaries.setdefault(t.target.platform, {})[t.target.binary] = path
+        platforms.setdefault(t.target.binary, {})[t.target.platform] = ["the release"]
+    # The deploy's own check of bin/: each binary is in the manifest, of this version, with its sha256
+    # (another build finishing meanwhile would show here).
+    for binary, wanted in sorted(platforms.items()):
+        for platform, artifact in load_release(r.project, binary, wanted, r.src.version).artifacts.items():
+            r.binaries.setdefault(platform, {})[binary] = artifact
 
 
 def _archives(r: Release) -> None:
     extra = [archives.Member(rel, r.project.root / rel, 0o644) for rel in r.cfg.files]
     for platform, binaries in sorted(r.binaries.items()):
-        members = [archives.Member(path.name, path, 0o755) for path in binaries.values()] + extra
+        members = [archives.Member(a.path.name, a.path, 0o755) for a in binaries.values()] + extra
         out = r.stage / archives.archive_name(r.project.project.name, r.src.short_version, platform)
         archives.write(out, members, r.src.epoch)
         r.add(out, "archive")
@@ -95,7 +97,6 @@ def _archives(r: Release) -> None:
 def _sboms(r: Release) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
-    from ..deploy.release import sha256_file
     from ..gotool import find_go
     from . import sbom
 
@@ -105,9 +106,9 @@ def _sboms(r: Release) -> None:
     except PackageNotFoundError:
         kit = "unknown"
     for platform, binaries in sorted(r.binaries.items()):
-        for name, path in sorted(binaries.items()):
-            info = sbom.build_info(go, path, dict(os.environ))
-            text = sbom.document(info, name=name, version=r.src.version, sha256=sha256_file(path),
+        for name, artifact in sorted(binaries.items()):
+            info = sbom.build_info(go, artifact.path, dict(os.environ))
+            text = sbom.document(info, name=name, version=r.src.version, sha256=artifact.sha256,
                                  platform=platform, epoch=r.src.epoch, tool_version=kit)
             out = r.stage / (f"{r.project.project.name}_{r.src.short_version}_{platform.replace('/', '_')}"
                              f"_{name}.cdx.json")
@@ -134,9 +135,9 @@ def _packages(r: Release) -> None:
         return
     nfpm = packages.nfpm_binary(echo=r.echo)
     maintainer = r.cfg.packages.maintainer or r.src.author
-    for platform, binary in linux.items():
+    for platform, artifact in linux.items():
         work = r.stage / ".work" / platform.replace("/", "_")
-        items, scripts = packages.contents(r.project, cfg, cfg.profile, r.src.version, binary, work)
+        items, scripts = packages.contents(r.project, cfg, cfg.profile, r.src.version, artifact.path, work)
         script_paths = {}
         for kind, text in scripts.items():
             script_paths[kind] = work / f"{kind}.sh"

@@ -22,14 +22,14 @@ class SignError(BuildlibError):
 
 
 def sign(file: Path, key: Path, namespace: str) -> Path:
-    """Write ``file``.sig next to ``file``; ssh-keygen asks for a passphrase on the terminal if the key has one."""
+    """Write ``file``.sig next to ``file``; ssh-keygen asks for a passphrase on the terminal if the key has one.
+
+    That ``key`` exists was checked before the build (release.sign.key, --sign-key).
+    """
     keygen = shutil.which("ssh-keygen")
     if keygen is None:
         raise ToolError("release.sign.key is set but there is no ssh-keygen on PATH; install OpenSSH's client "
                         "(Debian: openssh-client), or set release.sign.key to null for unsigned checksums")
-    if not key.is_file():
-        raise SignError(f"release.sign.key: {key} does not exist; make one with "
-                        f"ssh-keygen -t ed25519 -f {key} -C release, or set release.sign.key to null")
     sig = file.with_name(file.name + ".sig")
     sig.unlink(missing_ok=True)  # ssh-keygen refuses to overwrite
     try:

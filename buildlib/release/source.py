@@ -8,12 +8,12 @@ file in dist/, so two runs on one commit give the same bytes.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildlibError
 from ..stamp import checked_version
+from ..stamp import git_output as _git
 
 
 class SourceError(BuildlibError):
@@ -37,14 +37,6 @@ class Source:
     def short_version(self) -> str:
         """The version in file names, without a leading v (as the archives of Go projects name it)."""
         return self.version[1:] if re.match(r"v[0-9]", self.version) else self.version
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 _DESCRIBE = re.compile(r"(?P<tag>.+)-(?P<count>[0-9]+)-g(?P<sha>[0-9a-f]+)")
@@ -81,7 +73,7 @@ def read(root: Path, snapshot: bool) -> Source:
         raise SourceError(f"{root} has no git commit: the version, the files' dates and the changelog come "
                           "from git; commit the project first (git init && git add -A && git commit)")
     commit, epoch, author = head.split("\t", 2)
-    tag = _git(root, "describe", "--tags", "--exact-match", "HEAD") or None
+    tag = _git(root, "describe", "--tags", "--exact-match", "HEAD")
     dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     if not snapshot:
         if tag is None:
@@ -97,7 +89,7 @@ def read(root: Path, snapshot: bool) -> Source:
         version = _git(root, "describe", "--tags", "--always", "--dirty") or commit[:12]
     checked_version(version, "the git tag" if not snapshot else "git describe")
     # The tag before this release: HEAD's own tag does not count.
-    previous = _git(root, "describe", "--tags", "--abbrev=0", "HEAD^" if tag else "HEAD") or None
+    previous = _git(root, "describe", "--tags", "--abbrev=0", "HEAD^" if tag else "HEAD")
     return Source(version=version, package_version=package_version(version, snapshot), commit=commit,
                   epoch=int(epoch), author=author, tag=tag, previous_tag=previous, snapshot=snapshot)
 
