@@ -1,10 +1,15 @@
 """Tools built from the Go module proxy with ``go install``, kept per version between runs.
 
-nfpm (and later the registry, buildx and the peers of the benchmark) are Go
-programs; ``go install MODULE/cmd@VERSION`` builds the exact version anywhere Go
-and the module proxy are, with no download site or package of its own. Each
-version gets its own GOBIN under the tools directory, so a second run (or a
-second CI run on the same machine) finds the binary and starts nothing.
+nfpm, the registry, buildx and buildkitd (and the peers of the benchmark) are
+Go programs; ``go install MODULE/cmd@VERSION`` builds the exact version
+anywhere Go and the module proxy are, with no download site or package of its
+own. Each version gets its own GOBIN under the tools directory, so a second run
+(or a second CI run on the same machine) finds the binary and starts nothing.
+
+``go install pkg@version`` refuses a module whose go.mod has replace or
+exclude directives (buildkit's has). Such a program is built the way its own
+users vendor it: from a small module of ours that requires it, where those
+directives play no part.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class GoProgram:
     name: str
     package: str
     version: str
+    # Set: build from a wrapper module that requires this module at ``version``.
+    wrap: str | None = None
 
     @property
     def spec(self) -> str:
@@ -35,6 +42,12 @@ class GoProgram:
 
 
 NFPM = GoProgram("nfpm", "github.com/goreleaser/nfpm/v2/cmd/nfpm", "v2.45.2")
+# The CNCF distribution registry: a real registry the image tests push to on 127.0.0.1.
+REGISTRY = GoProgram("registry", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2")
+# The docker CLI plugin users' clients carry; Debian's 20.10 client has none.
+BUILDX = GoProgram("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
+# A BuildKit daemon of its own: the shared, remote builder teams run.
+BUILDKITD = GoProgram("buildkitd", "github.com/moby/buildkit/cmd/buildkitd", "v0.34.2", wrap="github.com/moby/buildkit")
 
 
 def tools_dir(environ: dict[str, str] | None = None) -> Path:
@@ -66,13 +79,28 @@ def ensure(tool: GoProgram, environ: dict[str, str] | None = None, echo=None) ->
             raise ToolError(f"{tool.name} is built with `go install {tool.spec}`, and there is no `go` on PATH; "
                             f"install Go, or put a {tool.name} binary at {binary}")
         if echo:
-            echo(f"building {tool.name} {tool.version} (go install {tool.spec}), once per machine")
+            how = f"go build in a module that requires {tool.wrap}" if tool.wrap else f"go install {tool.spec}"
+            echo(f"building {tool.name} {tool.version} ({how}), once per machine")
         # Outside the project's module, so its go.mod and GOFLAGS (-mod=readonly) play no part.
         env.update(GOBIN=str(gobin), GOFLAGS="", GOWORK="off")
-        proc = procs.run([go, "install", tool.spec], cwd=gobin, env=env, timeout=INSTALL_TIMEOUT_S,
-                         merge_stderr=True, go_tmp=False)
+        steps = _wrapped(tool, gobin, binary) if tool.wrap else [(gobin, ["install", tool.spec])]
+        for cwd, args in steps:
+            proc = procs.run([go, *args], cwd=cwd, env=env, timeout=INSTALL_TIMEOUT_S,
+                             merge_stderr=True, go_tmp=False)
+            if proc.returncode != 0:
+                break
         if proc.returncode != 0 or not binary.is_file():
             tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-            raise ToolError(f"`go install {tool.spec}` failed (exit {proc.returncode}); it needs the Go module "
-                            f"proxy (go env GOPROXY) or a module cache that holds it:\n{tail}")
+            raise ToolError(f"`go {' '.join(args)}` for {tool.name} {tool.version} failed (exit "
+                            f"{proc.returncode}); it needs the Go module proxy (go env GOPROXY) or a module "
+                            f"cache that holds it:\n{tail}")
     return binary
+
+
+def _wrapped(tool: GoProgram, gobin: Path, binary: Path) -> list[tuple[Path, list[str]]]:
+    """The commands that build ``tool`` inside a module of ours that requires it."""
+    src = gobin / "src"
+    src.mkdir(exist_ok=True)
+    (src / "go.mod").write_text(f"module buildlib.local/tools/{tool.name}\n\ngo 1.22\n")
+    return [(src, ["get", f"{tool.package}@{tool.version}"]),
+            (src, ["build", "-trimpath", "-o", str(binary), tool.package])]

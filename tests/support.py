@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +61,32 @@ def run_invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
         [sys.executable, "-m", "invoke", *args], cwd=cwd, text=True, capture_output=True,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
+
+
+@contextlib.contextmanager
+def shared(shared_dir: Path, name: str, make: Callable[[], Any], release: Callable[[Any], None]) -> Iterator[Any]:
+    """A resource the workers of a run share: made by the first that needs it, released by the last.
+
+    ``make`` returns something JSON can hold (ports, pids, paths); a worker that
+    comes after the last one let go makes it again.
+    """
+    from filelock import FileLock
+
+    state = shared_dir / f"{name}.json"
+    lock = FileLock(str(shared_dir / f"{name}.lock"))
+    with lock:
+        data = json.loads(state.read_text()) if state.exists() else {"users": 0, "value": None}
+        if data["value"] is None:
+            data["value"] = make()
+        data["users"] += 1
+        state.write_text(json.dumps(data))
+    try:
+        yield data["value"]
+    finally:
+        with lock:
+            data = json.loads(state.read_text())
+            data["users"] -= 1
+            if data["users"] == 0:
+                release(data["value"])
+                data["value"] = None
+            state.write_text(json.dumps(data))

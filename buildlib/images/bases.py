@@ -21,6 +21,7 @@ import shutil
 import stat
 import struct
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,16 +94,24 @@ def _need(path: str, package: str) -> str:
 
 
 def is_static(path: str) -> bool:
-    """True when the ELF file has no program interpreter (so it runs in an empty root)."""
+    """True when the ELF file has no program interpreter (so it runs in an empty root).
+
+    Reads 32- and 64-bit headers of either byte order: linux/arm, 386 and ppc64 images too.
+    """
     with open(path, "rb") as fh:
         head = fh.read(64)
-        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+        if head[:4] != b"\x7fELF" or head[4] not in (1, 2):
             return False
-        phoff, = struct.unpack_from("<Q", head, 32)
-        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        order = "<" if head[5] == 1 else ">"
+        if head[4] == 2:
+            phoff, = struct.unpack_from(order + "Q", head, 32)
+            phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
+        else:
+            phoff, = struct.unpack_from(order + "I", head, 28)
+            phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
         fh.seek(phoff)
         table = fh.read(phentsize * phnum)
-    return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))  # 3 = PT_INTERP
+    return all(struct.unpack_from(order + "I", table, i * phentsize)[0] != 3 for i in range(phnum))  # PT_INTERP
 
 
 def _busybox() -> str:
@@ -318,4 +327,62 @@ def ensure(roles: tuple[str, ...] = ROLES, force: bool = False,
         if old_id:  # the replaced image is untagged now; a container still using it keeps it
             client.run("image", "rm", old_id, check=False)
         results.append(BaseResult(role, tag, "built", fs.size(), time.monotonic() - start))
+    return results
+
+
+# What each stand-in can be pushed for: the distroless one holds no program, so one
+# tree serves every platform; the others carry the host's binaries (Go, gcc, busybox).
+_ANY_PLATFORM = ("distroless",)
+
+
+@dataclass(frozen=True)
+class PushedBase:
+    role: str
+    ref: str
+    platforms: tuple[str, ...]
+    seconds: float
+
+
+def host_platform() -> str:
+    machine = os.uname().machine
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+            "s390x": "s390x", "riscv64": "riscv64"}.get(machine, machine)
+    return f"linux/{arch}"
+
+
+def push(prefix: str, platforms: tuple[str, ...], builder: str | None, insecure: bool,
+         roles: tuple[str, ...] = ROLES, log: Callable[[str], None] = lambda line: None) -> list[PushedBase]:
+    """Push the stand-ins to PREFIX/NAME:TAG through a buildx builder, for a builder that cannot read this engine.
+
+    A remote or docker-container builder pulls its FROM images from a registry;
+    this puts the same trees `ensure` imports where it can reach them.
+    """
+    from .publish import inspect_builder
+
+    client = cli()
+    found = inspect_builder(client, builder)
+    host = host_platform()
+    results = []
+    for role in roles:
+        start = time.monotonic()
+        fs, changes, summary = _RECIPES[role]()
+        name = local_tag(role).removeprefix("local/")
+        ref = f"{prefix.rstrip('/')}/{name}"
+        targets = platforms if role in _ANY_PLATFORM else (host,)
+        log(f"pushing {ref} for {', '.join(targets)}: {summary}")
+        with tempfile.TemporaryDirectory(prefix="base-") as tmp:
+            with open(Path(tmp) / "rootfs.tar", "wb") as out:
+                fs.write(out)
+            # ADD unpacks a local tar with its owners and modes, as `docker import` does.
+            (Path(tmp) / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n" + "\n".join(changes) + "\n"
+                                                  f"LABEL {CONTENT_LABEL}={fs.digest(RECIPE_VERSION, *changes)}\n")
+            output = "type=image,push=true,rewrite-timestamp=true" + (",registry.insecure=true" if insecure else "")
+            proc = client.run("buildx", "build", "--builder", found.name, "--progress=plain",
+                              "--platform", ",".join(targets), "--provenance=false", "--sbom=false",
+                              "--output", output, "-t", ref, tmp, check=False, timeout=1800,
+                              env={"SOURCE_DATE_EPOCH": "0"})
+        if proc.returncode != 0:
+            words = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()[-12:]
+            raise ToolError(f"pushing {ref} failed:\n  " + "\n  ".join(words))
+        results.append(PushedBase(role, ref, targets, time.monotonic() - start))
     return results

@@ -47,6 +47,7 @@ class Options:
     version: str | None = None
     cache_mounts: bool = True          # False: the benchmark's baseline without cache mounts
     reproducible: bool | None = None   # None: build.yaml
+    platforms: tuple[str, ...] = ()    # a multi-platform push; none: images.platform
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _check_local_builder(settings: ImageSettings, ref: str) -> None:
                         f"install Go {need} on the host and run `invoke image.bases` again")
 
 
-def _needed_roles(variants: tuple[str, ...], mode: str) -> list[str]:
+def needed_roles(variants: tuple[str, ...], mode: str) -> list[str]:
     # The builder compiles the health probe and gathers the service's files in both modes.
     roles = ["builder"]
     for v in variants:
@@ -161,7 +162,7 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     """Resolve bases, stamp, seed and build args; make missing local bases."""
     mode = opts.mode or settings.mode
     refs = _base_refs(settings, opts)
-    roles = _needed_roles(opts.variants, mode)
+    roles = needed_roles(opts.variants, mode)
     local_roles = tuple(r for r in roles if refs[r] == bases.local_tag(r))
     if local_roles:
         for r in bases.ensure(local_roles):
@@ -176,7 +177,7 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     if seeded:
         _, count, size = modseed.seed(settings.root)
         log(f"seeded the module cache from the host: {count} modules, {size / 1e6:.1f} MB")
-    st = prebuilt.stamp(settings) if mode == "prebuilt" else stamp(
+    st = prebuilt.stamp(settings, opts.platforms) if mode == "prebuilt" else stamp(
         settings.root, settings.project.project.version, override=opts.version)
     args = {
         "GO_IMAGE": refs["builder"] or "",
@@ -207,12 +208,9 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     return Plan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
 
 
-def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
-    s = p.settings
-    argv = [*client.build_argv(), "--progress=plain", "-f", str(p.dockerfile),
-            "--target", f"image-{variant}", "--platform", s.platform, "--iidfile", str(iidfile)]
-    for tag in tags(s, variant, p.stamp.version, p.opts.repository):
-        argv += ["-t", tag]
+def build_args(p: Plan, variant: str) -> list[str]:
+    """The arguments of a BuildKit build of ``variant`` that every output (load or push) shares."""
+    argv = ["--progress=plain", "-f", str(p.dockerfile), "--target", f"image-{variant}"]
     for key, value in p.args.items():
         argv += ["--build-arg", f"{key}={value}"]
     for label in p.opts.labels:
@@ -222,10 +220,18 @@ def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
     if p.seeded or p.mode == "prebuilt":
         # Nothing is fetched while building: prove it by having no network.
         argv.append("--network=none")
+    return argv
+
+
+def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
+    s = p.settings
+    argv = [*client.build_argv(), *build_args(p, variant), "--platform", s.platform, "--iidfile", str(iidfile)]
+    for tag in tags(s, variant, p.stamp.version, p.opts.repository):
+        argv += ["-t", tag]
     return [*argv, str(s.root)]
 
 
-def _registry_hint(p: Plan, found: buildlog.Failure) -> str:
+def registry_hint(p: Plan, found: buildlog.Failure) -> str:
     """What to do when a base image's registry cannot be reached from here."""
     ref = buildlog.unreachable_base(found)
     if ref is None:
@@ -253,7 +259,7 @@ def _build_one(p: Plan, client: DockerCLI, variant: str) -> Built:
         if proc.returncode != 0:
             found = buildlog.failure(log_path.read_text(errors="replace"))
             raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(s.root)),
-                                  _registry_hint(p, found))
+                                  registry_hint(p, found))
         image_id = iidfile.read_text().strip()
     names = tags(s, variant, p.stamp.version, p.opts.repository)
     reproducible = s.reproducible if p.opts.reproducible is None else p.opts.reproducible

@@ -51,11 +51,11 @@ class DockerCLI:
         return [self.path, "buildx", "build", "--load"] if self.buildx else [self.path, "build"]
 
     def run(self, *args: str, input: bytes | None = None, timeout: float | None = 600,
-            check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        """Run ``docker ARGS``; a failure is a ToolError quoting docker's own words."""
+            check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run ``docker ARGS`` (with ``env`` added); a failure is a ToolError quoting docker's own words."""
         try:
             proc = subprocess.run([self.path, *args], input=input, capture_output=True,
-                                  env=self.env(), timeout=timeout)
+                                  env=self.env(env), timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise ToolError(f"`docker {' '.join(args)}` did not finish within {timeout:.0f}s") from exc
         if check and proc.returncode != 0:

@@ -29,6 +29,10 @@ class NoBuildKit(ToolError):
     """No docker client on PATH can build with BuildKit."""
 
 
+class NoMultiPlatform(ToolError):
+    """The client or builder at hand cannot push one image for several platforms."""
+
+
 class BuildStepFailed(ToolError):
     """A Dockerfile step exited non-zero; the message carries the step and its output."""
 

@@ -27,27 +27,31 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def stamp(settings: ImageSettings) -> Stamp:
-    """The stamp of the binaries `invoke build` left for the image's platform; checks they are current."""
+def stamp(settings: ImageSettings, platforms: tuple[str, ...] = ()) -> Stamp:
+    """The stamp of the binaries `invoke build` left for the image's platforms; checks they are current.
+
+    ``platforms``: those of a multi-platform push; none means images.platform.
+    """
     project = settings.project
-    goos, goarch = parse_platform(settings.platform)
     binary = settings.service.binary
-    wanted = f"{binary}:{settings.platform}"
-    hint = f"run `invoke build --only {wanted}` first"
+    platforms = platforms or (settings.platform,)
+    hint = f"run `invoke build --only {','.join(f'{binary}:{p}' for p in platforms)}` first"
     data = manifest.load(project.out_path())
     if not data:
         raise MissingBinaries(f"prebuilt mode packages what `invoke build` made, but "
                               f"{project.build.out_dir}/manifest.json is missing; {hint}")
-    entry = data.get("targets", {}).get(wanted)
-    path = project.out_path() / f"{goos}_{goarch}" / binary
-    if entry is None or not path.is_file():
-        raise MissingBinaries(f"no {binary} binary for {settings.platform} in {project.build.out_dir}/; {hint}")
-    if entry.get("sha256") != _sha256(path):
-        raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
-                              f"(changed after the build); {hint}")
-    if not is_static(str(path)):
-        raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
-                              "library: build it in-docker (images.mode: in-docker links cgo binaries "
-                              "statically), or set cgo: false in the build profile and rebuild")
+    for platform in platforms:
+        goos, goarch = parse_platform(platform)
+        entry = data.get("targets", {}).get(f"{binary}:{platform}")
+        path = project.out_path() / f"{goos}_{goarch}" / binary
+        if entry is None or not path.is_file():
+            raise MissingBinaries(f"no {binary} binary for {platform} in {project.build.out_dir}/; {hint}")
+        if entry.get("sha256") != _sha256(path):
+            raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
+                                  f"(changed after the build); {hint}")
+        if not is_static(str(path)):
+            raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
+                                  "library: build it in-docker (images.mode: in-docker links cgo binaries "
+                                  "statically), or set cgo: false in the build profile and rebuild")
     return Stamp(version=str(data.get("version", "dev")), commit=str(data.get("commit", "unknown")),
                  date=str(data.get("date", "1970-01-01T00:00:00Z")))

@@ -27,6 +27,12 @@ _IMAGE_REF = Str(
 _AUTO_OR_BOOL = OneOf((Str(choices=("auto",)), Bool()), what='true, false or "auto"')
 
 
+# Where `image.push` sends the variants: a registry host (with its port) and a path.
+PUSH_REPOSITORY = r"[a-z0-9][a-z0-9.-]*(:[0-9]+)?(/[a-z0-9][a-z0-9._-]*)+"
+PUSH_REPOSITORY_HELP = "a registry repository such as registry.example.com/team/app or 127.0.0.1:5000/app"
+_PUSH_REPO = Str(pattern=PUSH_REPOSITORY, pattern_help=PUSH_REPOSITORY_HELP)
+
+
 def _budget(image: int, overhead: int | None) -> Field:
     return Field(
         Record(
@@ -66,6 +72,20 @@ SECTION = Field(
                 ),
                 default=SECTION_DEFAULTS,
             ),
+            "publish": Field(
+                Record(
+                    cls=dict,
+                    fields={
+                        "repository": Field(Nullable(_PUSH_REPO), default=None),
+                        "platforms": Field(ListOf(Str(choices=_LINUX, what="a linux platform"), min_len=1),
+                                           factory=lambda: ["linux/amd64", "linux/arm64"]),
+                        "builder": Field(Nullable(Str(pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+                                                      pattern_help="a buildx builder name")), default=None),
+                        "insecure": Field(Bool(), default=False),
+                    },
+                ),
+                default=SECTION_DEFAULTS,
+            ),
             "budgets": Field(
                 Record(
                     cls=dict,
@@ -93,6 +113,16 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """`images.publish`: one tag per variant naming every platform, pushed by `image.push`."""
+
+    repository: str | None
+    platforms: tuple[str, ...]
+    builder: str | None   # None: the buildx client's current builder
+    insecure: bool        # the registry speaks plain HTTP
+
+
+@dataclass(frozen=True)
 class ImageSettings:
     """build.yaml's `images:` with defaults applied and references checked."""
 
@@ -107,6 +137,7 @@ class ImageSettings:
     parallel: bool | str
     reproducible: bool
     bases: dict[str, str | None]
+    publish: Publish
     binary_budget: int
     budgets: dict[str, Budget]
 
@@ -163,6 +194,8 @@ def load(project: config.Project) -> ImageSettings:
         parallel=raw["parallel"],
         reproducible=raw["reproducible"],
         bases=dict(raw["bases"]),
+        publish=Publish(raw["publish"]["repository"], tuple(raw["publish"]["platforms"]),
+                        raw["publish"]["builder"], raw["publish"]["insecure"]),
         binary_budget=raw["budgets"]["binary"],
         budgets={v: Budget(**raw["budgets"][v]) for v in VARIANTS},
     )

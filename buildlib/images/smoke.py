@@ -86,11 +86,6 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
             raise SmokeFailed(f"{image}: port {container_port} was not published; the container is "
                               f"{container.status}:\n{logs()}")
         port = int(binding[0]["HostPort"])
-        if health:
-            url = f"http://127.0.0.1:{port}{health}"
-            ready = _wait(lambda: _http_ok(url), ready_timeout, f"GET {url} answering 200", logs)
-        else:
-            ready = _wait(lambda: _accepts(port), ready_timeout, f"127.0.0.1:{port} accepting connections", logs)
 
         def healthy() -> bool:
             container.reload()
@@ -99,6 +94,25 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
                 raise SmokeFailed(f"{image}: Docker reports the container unhealthy: "
                                   f"{container.attrs['State']['Health'].get('Log', [])[-1:]}")
             return status == "healthy"
+
+        try:
+            if health:
+                url = f"http://127.0.0.1:{port}{health}"
+                ready = _wait(lambda: _http_ok(url), ready_timeout, f"GET {url} answering 200", logs)
+            else:
+                ready = _wait(lambda: _accepts(port), ready_timeout, f"127.0.0.1:{port} accepting connections",
+                              logs)
+        except SmokeFailed as exc:
+            container.reload()
+            if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+                # The probe inside reached it: the service listens where only the container itself can.
+                raise SmokeFailed(
+                    f"{image}: the service answers inside the container (its health probe got 200 from "
+                    f"127.0.0.1:{container_port}) but not on the published port: it listens on the loopback "
+                    "address only, which nothing outside the container reaches. Listen on all interfaces in "
+                    f'the image (e.g. ":{container_port}" rather than "127.0.0.1:{container_port}", made '
+                    "configurable by an address variable if the deploy wants loopback)") from exc
+            raise
 
         healthy_s = _wait(healthy, ready_timeout, "Docker's health status turning healthy", logs)
         start = time.monotonic()

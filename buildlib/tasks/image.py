@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from invoke import Collection, Context
 
+from .. import config
 from ..errors import SelectionError
 from ..images import settings as settings_mod
 from .common import not_blank, one, project, selection, task
@@ -62,16 +64,108 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
     print(table(["variant", "image id", "tags", "time"], rows, right={3}))
 
 
-@task(help={"force": "import the images again even when their content label says they are current"})
-def bases(c: Context, force: bool = False) -> None:
+@task(
+    iterable=["variant", "platform", "label"],
+    help={
+        "variant": _VARIANT_HELP,
+        "platform": "a linux platform of the index (e.g. linux/arm64); repeat or comma-separate; "
+                    "default images.publish.platforms",
+        "repository": "registry repository to push to, e.g. registry.example.com/team/app; "
+                      "default images.publish.repository",
+        "builder": "the buildx builder (remote or docker-container driver); default images.publish.builder, "
+                   "else the client's current one",
+        "insecure": "the registry speaks plain HTTP (default images.publish.insecure)",
+        "mode": "in-docker or prebuilt (package every platform's `invoke build` output); default images.mode",
+        "jobs": "variants pushed at once; default from images.parallel",
+        "no_cache": "ignore the builder cache, cache mounts included",
+        "label": "an extra KEY=VALUE image label; repeatable",
+        "version": "version for tags and labels instead of build.yaml's (in-docker mode)",
+    },
+)
+def push(c: Context, variant: list[str] | None = None, platform: list[str] | None = None,
+         repository: str | None = None, builder: str | None = None, insecure: bool = False,
+         mode: str | None = None, jobs: int = 0, no_cache: bool = False, label: list[str] | None = None,
+         version: str | None = None) -> None:
+    """Push each variant for several platforms under one tag (an OCI index), through a buildx builder."""
+    from ..images import build as build_mod
+    from ..images import publish
+    from ..progress import table
+
+    _variants(variant)
+    s = _settings(c)
+    platforms = _platforms(platform)
+    mode = one("mode", mode, settings_mod.MODES, "images.mode")
+    if mode and mode not in settings_mod.MODES:
+        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
+    repository = not_blank("repository", repository, "images.publish.repository") or s.publish.repository
+    if not repository:
+        raise SelectionError("no registry to push to: set images.publish.repository in build.yaml "
+                             "(e.g. registry.example.com/team/app) or pass --repository")
+    if not re.fullmatch(settings_mod.PUSH_REPOSITORY, repository):
+        raise SelectionError(f"--repository {repository}: expected {settings_mod.PUSH_REPOSITORY_HELP} "
+                             "(the tags are added: REPO:VARIANT and REPO:VERSION-VARIANT)")
+    builder = not_blank("builder", builder, "images.publish.builder") or s.publish.builder
+    version = not_blank("version", version, "build.yaml's project.version")
+    target = publish.Target(repository, tuple(platforms or s.publish.platforms), builder,
+                            insecure or s.publish.insecure)
+    opts = build_mod.Options(variants=s.select(variant), mode=mode or None, jobs=jobs or None, no_cache=no_cache,
+                             labels=tuple(label or ()), version=version or None)
+    pushed = publish.push(s, opts, target)
+    rows = [[p.variant, ", ".join(p.tags), p.digest[:19], ", ".join(p.platforms), f"{p.seconds:.1f}s"]
+            for p in pushed]
+    print(table(["variant", "tags", "index digest", "platforms", "time"], rows, right={4}))
+
+
+@task(
+    iterable=["platform"],
+    help={
+        "force": "import the images again even when their content label says they are current",
+        "push": "instead, push them to this registry prefix (e.g. registry.example.com/team/bases), for a "
+                "buildx builder that cannot read this engine's images",
+        "platform": "with --push: platforms of the distroless stand-in (the others hold host binaries and get "
+                    "the host's); default images.publish.platforms",
+        "builder": "with --push: the buildx builder; default images.publish.builder",
+        "insecure": "with --push: the registry speaks plain HTTP",
+    },
+)
+def bases(c: Context, force: bool = False, push: str | None = None, platform: list[str] | None = None,
+          builder: str | None = None, insecure: bool = False) -> None:
     """Make local base images (Go builder, distroless-static, alpine stand-in) from host packages."""
     from ..images import bases as bases_mod
     from ..images.sizes import mb
     from ..progress import table
 
-    results = bases_mod.ensure(force=force, log=print)
-    print(table(["role", "image", "result", "content", "time"],
-                [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
+    push = not_blank("push", push, "importing into the engine")
+    if push is None:
+        if platform or builder or insecure:
+            raise SelectionError("--platform, --builder and --insecure belong to --push PREFIX; add it, or leave "
+                                 "them out to import the images into the engine")
+        results = bases_mod.ensure(force=force, log=print)
+        print(table(["role", "image", "result", "content", "time"],
+                    [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
+        return
+    if not re.fullmatch(settings_mod.PUSH_REPOSITORY, push):
+        raise SelectionError(f"--push {push}: expected a registry prefix such as registry.example.com/team/bases "
+                             "or 127.0.0.1:5000/bases")
+    s = _settings(c)
+    platforms = _platforms(platform) or s.publish.platforms
+    builder = not_blank("builder", builder, "images.publish.builder") or s.publish.builder
+    pushed = bases_mod.push(push, tuple(platforms), builder, insecure or s.publish.insecure, log=print)
+    print(table(["role", "image", "platforms", "time"],
+                [[r.role, r.ref, ", ".join(r.platforms), f"{r.seconds:.1f}s"] for r in pushed], right={3}))
+    print("name them in build.yaml for builds on that builder: "
+          + ", ".join(f"images.bases.{r.role}: {r.ref}" for r in pushed))
+
+
+def _platforms(value: list[str] | None) -> list[str] | None:
+    """--platform: linux platforms the images can be built for; None when the flag was not given."""
+    linux = [p for p in config.KNOWN_PLATFORMS if p.startswith("linux/")]
+    platforms = selection("platform", value, linux, "images.publish.platforms")
+    unknown = [p for p in platforms or () if p not in linux]
+    if unknown:
+        raise SelectionError(f'--platform {unknown[0]}: not a linux platform the images can be built for; '
+                             f'valid: {", ".join(linux)}')
+    return list(dict.fromkeys(platforms)) if platforms else None
 
 
 _SHARED = "accepted and ignored, so `nox -s image size_check -- ARGS` can pass one set of arguments to both"
@@ -214,5 +308,5 @@ def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
     print(f"figures written to {out}")
 
 
-ns = Collection("image", build, bases, check, smoke, cache, bench)
+ns = Collection("image", build, push, bases, check, smoke, cache, bench)
 ns.default = "build"

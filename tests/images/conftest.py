@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 from imagetest_helpers import VARIANTS, copy_tree, invoke_ok, remove_tags
-from support import REPO
+from support import REPO, shared
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +92,67 @@ def variants(shared_dir: Path, workspace: Path, local_bases: str, token: str,
             remove_tags(repository)
             data["images"] = None
         state.write_text(json.dumps(data))
+
+
+@pytest.fixture(scope="session")
+def buildx_config(once: Callable[..., Any], shared_dir: Path) -> str:
+    """A DOCKER_CONFIG whose cli-plugins/docker-buildx is buildx (built once per machine), as users' clients have."""
+
+    def make() -> str:
+        from buildlib import toolcache
+
+        plugins = shared_dir / "buildx-config" / "cli-plugins"
+        plugins.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(toolcache.ensure(toolcache.BUILDX), plugins / "docker-buildx")
+        return str(plugins.parent)
+
+    return once("buildx-config", make)
+
+
+@pytest.fixture(scope="session")
+def pushed(shared_dir: Path, released_app: dict[str, Any], docker_client: Any) -> Iterator[dict[str, Any]]:
+    """The released "stock" app's distroless and scratch variants pushed for linux/amd64 and linux/arm64.
+
+    Through a remote BuildKit daemon and the buildx client (pushlab), to a registry on 127.0.0.1; the
+    base images go there first with `invoke image.bases --push`, since that builder cannot read the
+    engine's images. The registry lives as long as a worker uses it, so the pushes belong to it.
+    """
+    import pushlab
+
+    def make() -> dict[str, Any]:
+        root = shared_dir / "pushlab"
+        lab = pushlab.start(root / "lab")
+        try:
+            return {**lab, **_push_app(lab, Path(released_app["root"]), root / "app")}
+        except BaseException:
+            pushlab.stop(lab)
+            raise
+
+    with shared(shared_dir, "pushlab", make, pushlab.stop) as lab:
+        yield lab
+
+
+def _push_app(lab: dict[str, Any], released: Path, dest: Path) -> dict[str, Any]:
+    import pushlab
+    import yaml
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    app = copy_tree(released, dest, with_outputs=True)
+    env = pushlab.client_env(lab)
+    registry = lab["registry"]
+    bases_out = invoke_ok("image.bases", "--push", f"{registry}/bases", "--builder", lab["builder"], "--insecure",
+                          cwd=app, env=env, timeout=1800)
+    raw = yaml.safe_load((app / "build.yaml").read_text())
+    go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+    raw["images"] = {
+        "bases": {"builder": f"{registry}/bases/go-builder:{go.removeprefix('go')}",
+                  "distroless": f"{registry}/bases/distroless-static:nonroot",
+                  "alpine": f"{registry}/bases/alpine-standin:busybox"},
+        "publish": {"repository": f"{registry}/stock", "builder": lab["builder"], "insecure": True},
+    }
+    (app / "build.yaml").unlink()  # a hard link into the release's tree: write a file of our own
+    (app / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    push_out = invoke_ok("image.push", "--variant", "distroless,scratch", "--mode", "prebuilt", cwd=app, env=env,
+                         timeout=1800)
+    return {"app": str(app), "bases_out": bases_out, "push_out": push_out}

@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from imagetest_helpers import invoke_ok, remove_tags
+from imagetest_helpers import VARIANTS, invoke_ok, remove_tags
 from support import run_invoke
 
 
@@ -47,6 +47,20 @@ def test_in_docker_offline_build_matches_prebuilt(scratch_copy: Path, variants: 
         modules = re.search(r"Go module cache\s+ginsvc-gomod\s+[\d.]+ MB\s+(\d+) modules", cache)
         files = re.search(r"Go build cache\s+ginsvc-gobuild\s+[\d.]+ MB\s+(\d+) files", cache)
         assert modules and int(modules.group(1)) > 0 and files and int(files.group(1)) > 0, cache
+    finally:
+        remove_tags(repo)
+
+
+def test_the_buildx_client_builds_the_same_images(scratch_copy: Path, variants: dict, token: str,
+                                                  labels: list[str], buildx_config: str) -> None:
+    """With the buildx plugin a user's client has, the kit picks `docker buildx build --load` itself,
+    and the three variants come out identical to those the built-in BuildKit of Debian's client made."""
+    repo = f"buildlib-test-{token}-buildx"
+    try:
+        out = invoke_ok("image.build", "--mode", "prebuilt", "--local-bases", "--repository", repo, *labels,
+                        cwd=scratch_copy, env={"DOCKER_CONFIG": buildx_config})
+        assert "with docker buildx build --load" in out, out
+        assert {v: _image_id(f"{repo}:{v}") for v in VARIANTS} == {v: variants[v]["id"] for v in VARIANTS}
     finally:
         remove_tags(repo)
 

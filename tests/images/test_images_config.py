@@ -71,3 +71,23 @@ def test_cache_ids_are_written_out_per_project(tree: Path) -> None:
     bare = dockerfile.render(s.dockerfile, tree, "ginsvc", cache_mounts=False).read_text()
     assert "type=cache" not in bare and "--mount=type=bind,from=modseed" in bare
     assert bare.count("\nRUN ") == text.count("\nRUN ")
+
+
+def test_publish_defaults_and_errors_point_at_the_line(tree: Path) -> None:
+    s = settings.load(config.load(_with_images(tree, "")))
+    assert s.publish == settings.Publish(None, ("linux/amd64", "linux/arm64"), None, False)
+    s = settings.load(config.load(_with_images(tree, "images:\n  publish:\n    repository: 127.0.0.1:5000/team/app\n"
+                                                     "    platforms: [linux/arm64, linux/amd64]\n")))
+    assert s.publish.repository == "127.0.0.1:5000/team/app"
+    assert s.publish.platforms == ("linux/arm64", "linux/amd64")
+    for body, message in [
+        ("    platforms: []\n", r"images\.publish\.platforms: .*at least 1"),
+        ("    platforms: [linux/arm64, linux/arm64]\n",
+         r"images\.publish\.platforms\[1\]: 'linux/arm64' is listed twice"),
+        ("    platforms: [windows/amd64]\n", r'images\.publish\.platforms\[0\]: "windows/amd64" is not allowed'),
+        ("    repository: app\n", r"images\.publish\.repository: .*registry repository such as"),
+        ("    repository: Registry.Example/App\n", r"images\.publish\.repository: .*registry repository such as"),
+        ("    insecure: maybe\n", r"images\.publish\.insecure"),
+    ]:
+        with pytest.raises(ConfigError, match=r"build\.test\.yaml:\d+: " + message):
+            config.load(_with_images(tree, "images:\n  publish:\n" + body))

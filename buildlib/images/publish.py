@@ -1,0 +1,158 @@
+"""Push each variant as one tag naming every platform: an OCI index in a registry.
+
+The binaries are cross-compiled (prebuilt: `invoke build` made one per
+platform; in-docker: the compile stage runs on the builder's own platform),
+and the variants' final stages only copy files, so an arm64 image needs no
+emulation. A multi-platform result cannot land in a Docker 20.10 image store,
+so it goes straight to the registry from a buildx builder of the
+docker-container or remote driver: the shared BuildKit a team runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import buildlog
+from .build import LOG_DIR, Options, Plan, build_args, epoch_of, needed_roles, plan, registry_hint, tags
+from .engine import DockerCLI, cli
+from .errors import BuildStepFailed, NoMultiPlatform
+from .settings import LOCAL, ImageSettings
+
+_CREATE_HINT = ("create one with `docker buildx create --name shared --driver remote unix:///run/buildkit/"
+                "buildkitd.sock` (a buildkitd a team shares) or `--driver docker-container`, then set "
+                "images.publish.builder or pass --builder")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a push goes and how it gets there."""
+
+    repository: str
+    platforms: tuple[str, ...]
+    builder: str | None
+    insecure: bool
+
+
+@dataclass(frozen=True)
+class Pushed:
+    variant: str
+    tags: tuple[str, ...]
+    digest: str        # of the OCI index the tags name
+    platforms: tuple[str, ...]
+    seconds: float
+    log: Path
+
+
+@dataclass(frozen=True)
+class Builder:
+    name: str
+    driver: str
+    status: str
+    endpoint: str
+
+
+def inspect_builder(client: DockerCLI, name: str | None) -> Builder:
+    """The buildx builder ``name`` (None: the current one); refused when it cannot push several platforms."""
+    if not client.buildx:
+        raise NoMultiPlatform(
+            f"pushing one tag for several platforms needs docker buildx; {client.path} ({client.version}) builds "
+            "with its built-in BuildKit only. Install the buildx plugin (Debian: apt-get install docker-buildx; "
+            "or put a docker-buildx binary in ~/.docker/cli-plugins/), then " + _CREATE_HINT)
+    proc = client.run("buildx", "inspect", *([name] if name else []), check=False)
+    text = proc.stdout.decode(errors="replace")
+    if proc.returncode != 0:
+        words = proc.stderr.decode(errors="replace").strip() or text.strip()
+        raise NoMultiPlatform(f"no buildx builder {name or '(current)'}: {words}; `docker buildx ls` lists them; "
+                              + _CREATE_HINT)
+
+    def field(key: str) -> str:
+        m = re.search(rf"^{key}:\s*(.+)$", text, re.M)
+        return m.group(1).strip() if m else ""
+
+    found = Builder(field("Name"), field("Driver"), field("Status"), field("Endpoint"))
+    if found.driver == "docker":
+        raise NoMultiPlatform(f'buildx builder "{found.name}" uses the docker driver, whose image store holds one '
+                              "platform per tag; " + _CREATE_HINT)
+    if found.status and found.status != "running":
+        raise NoMultiPlatform(f'buildx builder "{found.name}" at {found.endpoint or "?"} is {found.status}: start '
+                              "its buildkitd, or choose another builder (`docker buildx ls`)")
+    return found
+
+
+def _refuse_local_bases(settings: ImageSettings, opts: Options, mode: str) -> None:
+    for role in needed_roles(opts.variants, mode):
+        if settings.bases.get(role) == LOCAL:
+            raise settings.project.error(
+                f"images.bases.{role}", '"local" names an image in this engine\'s store, which a buildx builder '
+                "cannot read; push the base to a registry the builder reaches and name it here")
+
+
+def _argv(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant: str,
+          metadata: Path) -> list[str]:
+    output = "type=image,push=true,rewrite-timestamp=true" + (",registry.insecure=true" if target.insecure else "")
+    argv = [client.path, "buildx", "build", "--builder", builder.name, *build_args(p, variant),
+            "--platform", ",".join(target.platforms),
+            # The index names the platforms and nothing else; the release's SBOMs are the supply-chain record.
+            "--provenance=false", "--sbom=false",
+            "--metadata-file", str(metadata), "--output", output]
+    for tag in tags(p.settings, variant, p.stamp.version, target.repository):
+        argv += ["-t", tag]
+    return [*argv, str(p.settings.root)]
+
+
+def _push_one(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant: str) -> Pushed:
+    import subprocess
+
+    root = p.settings.root
+    log_dir = root / LOG_DIR
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"push-{variant}.log"
+    start = time.monotonic()
+    # Layer and config times are the commit's, so the same commit pushes the same digests.
+    env = client.env({"SOURCE_DATE_EPOCH": str(epoch_of(p.stamp))})
+    with tempfile.TemporaryDirectory(prefix="push-") as tmp:
+        metadata = Path(tmp) / "metadata.json"
+        log_path.unlink(missing_ok=True)
+        with open(log_path, "wb") as out:
+            proc = subprocess.run(_argv(p, client, target, builder, variant, metadata), stdout=out,
+                                  stderr=subprocess.STDOUT, env=env, cwd=root)
+        if proc.returncode != 0:
+            found = buildlog.failure(log_path.read_text(errors="replace"))
+            raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(root)),
+                                  registry_hint(p, found))
+        digest = json.loads(metadata.read_text()).get("containerimage.digest", "")
+    names = tags(p.settings, variant, p.stamp.version, target.repository)
+    return Pushed(variant, tuple(names), digest, target.platforms, time.monotonic() - start, log_path)
+
+
+def push(settings: ImageSettings, opts: Options, target: Target,
+         log: Callable[[str], None] = print) -> list[Pushed]:
+    """Build ``opts.variants`` for every platform of ``target`` and push one index per tag."""
+    mode = opts.mode or settings.mode
+    _refuse_local_bases(settings, opts, mode)
+    client = cli()
+    builder = inspect_builder(client, target.builder)
+    p = plan(settings, dataclasses.replace(opts, platforms=target.platforms), log)
+    log(f"pushing {', '.join(opts.variants)} for {', '.join(target.platforms)} ({p.mode}) to {target.repository} "
+        f"with buildx builder {builder.name} ({builder.driver}{', ' + builder.endpoint if builder.endpoint else ''})")
+    results: dict[str, Pushed] = {}
+    errors: list[Exception] = []
+    with ThreadPoolExecutor(max_workers=p.jobs) as pool:
+        futures = {v: pool.submit(_push_one, p, client, target, builder, v) for v in opts.variants}
+        for variant, fut in futures.items():
+            try:
+                results[variant] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - collected, the first is raised below
+                errors.append(exc)
+                log(f"{variant:<11} FAILED")
+    if errors:
+        raise errors[0]
+    return [results[v] for v in opts.variants]
