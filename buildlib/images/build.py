@@ -177,6 +177,8 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     if seeded:
         _, count, size = modseed.seed(settings.root)
         log(f"seeded the module cache from the host: {count} modules, {size / 1e6:.1f} MB")
+    if mode == "prebuilt":
+        prebuilt.build_current(settings, opts.platforms, log)
     st = prebuilt.stamp(settings, opts.platforms) if mode == "prebuilt" else stamp(
         settings.root, settings.project.project.version, override=opts.version)
     args = {

@@ -1,14 +1,18 @@
-"""Prebuilt mode: the binaries `invoke build` left in bin/, checked before they are packaged.
+"""Prebuilt mode: the binaries `invoke build` leaves in bin/, built if stale and checked before they are packaged.
 
-The image must hold exactly what the manifest describes: a binary changed or
-rebuilt by hand after `invoke build` would ship under the manifest's version
-and checksum, so each one is hashed again. The version stamp of the image
-(tags and OCI labels) is the manifest's, so it matches what the binaries say.
+The kit's own build runs first for exactly the binaries the images package:
+it is the authority on what is stale (a no-op when nothing changed), so an
+edit needs one command, not `invoke build` and then the image. The image must
+then hold exactly what the manifest describes: a binary changed or rebuilt by
+hand meanwhile would ship under the manifest's version and checksum, so each
+one is hashed again. The version stamp of the image (tags and OCI labels) is
+the manifest's, so it matches what the binaries say.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import manifest
@@ -25,6 +29,30 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
+                  log: Callable[[str], None] = print) -> None:
+    """Build the service binary for ``platforms`` (none: images.platform) unless it is up to date."""
+    from ..builder import Options, build
+    from ..progress import Display
+    from ..tasks.build import errors, report
+
+    project = settings.project
+    binary = settings.service.binary
+    platforms = platforms or (settings.platform,)
+    built_for = project.platforms_of(project.binaries[binary])
+    unlisted = [p for p in platforms if p not in built_for]
+    if unlisted:
+        raise MissingBinaries(f"prebuilt mode packages what `invoke build` makes, which builds {binary} for "
+                              f"{', '.join(built_for)}, not {', '.join(unlisted)}; add "
+                              f"{'them' if len(unlisted) > 1 else 'it'} to build.yaml's platforms, or build in "
+                              "the image (--mode in-docker)")
+    only = ",".join(f"{binary}:{p}" for p in platforms)
+    result = build(project, Options(only=only), Display(quiet=True))
+    log(report(result, explain=False).splitlines()[-1])
+    if not result.ok:
+        raise MissingBinaries(f"the build of {only} failed, so no image was made:\n{errors(result)}")
 
 
 def stamp(settings: ImageSettings, platforms: tuple[str, ...] = ()) -> Stamp:

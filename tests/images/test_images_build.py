@@ -65,6 +65,31 @@ def test_the_buildx_client_builds_the_same_images(scratch_copy: Path, variants: 
         remove_tags(repo)
 
 
+def test_prebuilt_mode_builds_a_stale_binary_first(scratch_copy: Path, variants: dict, token: str,
+                                                   labels: list[str]) -> None:
+    """After an edit, one command: the kit's build makes the binary again, then the image packages it."""
+    repo = f"buildlib-test-{token}-stale"
+    args = ("image.build", "--variant", "scratch", "--mode", "prebuilt", "--local-bases", "--repository", repo,
+            *labels)
+    try:
+        # The copy has bin/ but no build state: the build runs, and gives the same bytes.
+        invoke_ok(*args, cwd=scratch_copy)
+        assert _image_id(f"{repo}:scratch") == variants["scratch"]["id"]
+        before = (scratch_copy / "bin/manifest.json").read_text()
+        (scratch_copy / "cmd/server/zz_stale.go").write_text(
+            f'package main\n\nimport "os"\n\nfunc init() {{ _ = os.Getenv("STALE_{token}") }}\n')
+        out = invoke_ok(*args, cwd=scratch_copy)
+        assert re.search(r"^total: 1 built, 0 up to date", out, re.M), out
+        assert (scratch_copy / "bin/manifest.json").read_text() != before
+        edited = _image_id(f"{repo}:scratch")
+        assert edited != variants["scratch"]["id"]
+        out = invoke_ok(*args, cwd=scratch_copy)
+        assert re.search(r"^total: 0 built, 1 up to date", out, re.M), out
+        assert _image_id(f"{repo}:scratch") == edited
+    finally:
+        remove_tags(repo)
+
+
 def test_scratch_is_reproducible_from_a_clean_cache(scratch_copy: Path, variants: dict, token: str,
                                                     labels: list[str]) -> None:
     repo = f"buildlib-test-{token}-repro"
