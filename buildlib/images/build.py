@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .. import gotool, service
 from ..config import go_module_path
@@ -30,6 +31,7 @@ from .normalise import base_layers, normalise
 from .settings import LOCAL, ImageSettings
 
 LOG_DIR = Path(".build/images")
+T = TypeVar("T")
 # The base each variant's final stage starts from (scratch takes files from distroless).
 _BASE_ROLE = {"alpine": "alpine", "distroless": "distroless", "scratch": None}
 
@@ -281,18 +283,28 @@ def build(settings: ImageSettings, opts: Options, log: Callable[[str], None] = p
     p = plan(settings, opts, log)
     how = "in parallel" if p.jobs > 1 and len(opts.variants) > 1 else "one after another"
     log(f"building {', '.join(opts.variants)} ({p.mode}, {how}) with {client.how}")
-    results: dict[str, Built] = {}
+
+    def done(b: Built) -> None:
+        log(f"{b.variant:<11} {b.image_id[7:19]}  {b.tags[0]}  {b.seconds:.1f}s")
+
+    return each_variant(p, lambda v: _build_one(p, client, v), log, done)
+
+
+def each_variant(p: Plan, work: Callable[[str], T], log: Callable[[str], None],
+                 done: Callable[[T], None] = lambda result: None) -> list[T]:
+    """``work(variant)`` for every variant of the plan, ``p.jobs`` at once (BuildKit merges their shared
+    steps); the first failure is raised once the others have ended."""
+    results: dict[str, T] = {}
     errors: list[Exception] = []
     with ThreadPoolExecutor(max_workers=p.jobs) as pool:
-        futures = {v: pool.submit(_build_one, p, client, v) for v in opts.variants}
+        futures = {v: pool.submit(work, v) for v in p.opts.variants}
         for variant, fut in futures.items():
             try:
                 results[variant] = fut.result()
-                b = results[variant]
-                log(f"{variant:<11} {b.image_id[7:19]}  {b.tags[0]}  {b.seconds:.1f}s")
+                done(results[variant])
             except Exception as exc:  # noqa: BLE001 - collected, the first is raised below
                 errors.append(exc)
                 log(f"{variant:<11} FAILED")
     if errors:
         raise errors[0]
-    return [results[v] for v in opts.variants]
+    return [results[v] for v in p.opts.variants]

@@ -16,12 +16,11 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import buildlog
-from .build import LOG_DIR, Options, Plan, build_args, epoch_of, needed_roles, plan, registry_hint, tags
+from .build import LOG_DIR, Options, Plan, build_args, each_variant, epoch_of, needed_roles, plan, registry_hint, tags
 from .engine import DockerCLI, cli
 from .errors import BuildStepFailed, NoMultiPlatform
 from .settings import LOCAL, ImageSettings
@@ -143,16 +142,4 @@ def push(settings: ImageSettings, opts: Options, target: Target,
     p = plan(settings, dataclasses.replace(opts, platforms=target.platforms), log)
     log(f"pushing {', '.join(opts.variants)} for {', '.join(target.platforms)} ({p.mode}) to {target.repository} "
         f"with buildx builder {builder.name} ({builder.driver}{', ' + builder.endpoint if builder.endpoint else ''})")
-    results: dict[str, Pushed] = {}
-    errors: list[Exception] = []
-    with ThreadPoolExecutor(max_workers=p.jobs) as pool:
-        futures = {v: pool.submit(_push_one, p, client, target, builder, v) for v in opts.variants}
-        for variant, fut in futures.items():
-            try:
-                results[variant] = fut.result()
-            except Exception as exc:  # noqa: BLE001 - collected, the first is raised below
-                errors.append(exc)
-                log(f"{variant:<11} FAILED")
-    if errors:
-        raise errors[0]
-    return [results[v] for v in opts.variants]
+    return each_variant(p, lambda v: _push_one(p, client, target, builder, v), log)
