@@ -92,20 +92,22 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
     from ..progress import table
 
     _variants(variant)
-    s = _settings(c)
     platforms = _platforms(platform)
     mode = one("mode", mode, settings_mod.MODES, "images.mode")
     if mode and mode not in settings_mod.MODES:
         raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
-    repository = not_blank("repository", repository, "images.publish.repository") or s.publish.repository
+    repository = not_blank("repository", repository, "images.publish.repository")
+    builder = not_blank("builder", builder, "images.publish.builder")
+    version = not_blank("version", version, "build.yaml's project.version")
+    s = _settings(c)
+    repository = repository or s.publish.repository
     if not repository:
         raise SelectionError("no registry to push to: set images.publish.repository in build.yaml "
                              "(e.g. registry.example.com/team/app) or pass --repository")
     if not re.fullmatch(settings_mod.PUSH_REPOSITORY, repository):
         raise SelectionError(f"--repository {repository}: expected {settings_mod.PUSH_REPOSITORY_HELP} "
                              "(the tags are added: REPO:VARIANT and REPO:VERSION-VARIANT)")
-    builder = not_blank("builder", builder, "images.publish.builder") or s.publish.builder
-    version = not_blank("version", version, "build.yaml's project.version")
+    builder = builder or s.publish.builder
     target = publish.Target(repository, tuple(platforms or s.publish.platforms), builder,
                             insecure or s.publish.insecure)
     opts = build_mod.Options(variants=s.select(variant), mode=mode or None, jobs=jobs or None, no_cache=no_cache,

@@ -43,6 +43,13 @@ TARGETS = "valid: healthcheck, server, darwin/arm64, linux/amd64, linux/arm64; l
     (["image.check", "--variant", "scratch,"], "--variant scratch,: an empty item selects nothing"),
     (["image.smoke", "--variant", ""], "--variant '': an empty value selects nothing"),
     (["image.bench", "--only", ""], "--only '': an empty value selects nothing; valid: "),
+    (["image.push", "--platform", "linux/amd64,"], "--platform linux/amd64,: an empty item selects nothing; valid: "
+                                                   "linux/386, linux/amd64, linux/arm, linux/arm64"),
+    (["image.push", "--variant", ""], "--variant '': an empty value selects nothing"),
+    (["image.push", "--repository", ""], "--repository is empty; give a value or leave it out for "
+                                         "images.publish.repository"),
+    (["image.bases", "--push", ""], "--push is empty; give a value or leave it out for importing into the engine"),
+    (["image.bases", "--platform", "linux/arm64"], "--platform, --builder and --insecure belong to --push PREFIX"),
     (["env", "--profile", ""], "--profile '': an empty value selects nothing; valid: dev, test, prod; "
                                "leave --profile out for a table of every environment"),
     (["cache.key", "--platform", ""], "--platform '': an empty value selects nothing; valid: darwin/arm64, "
