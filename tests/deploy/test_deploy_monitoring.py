@@ -209,7 +209,9 @@ def test_a_release_that_trips_the_alert_gate_is_rolled_back(monitoring: dict[str
     _wait("both targets up", 60, lambda: (lambda t: t if len(t) == 2 and all(
         x["health"] == "up" for x in t) else None)(_get_json(f"{prom}/api/v1/targets")["data"]["activeTargets"]))
     raw = yaml.safe_load((root / "build.yaml").read_text())
-    raw["deploy"]["alert_gate"] = {"prometheus": prom, "alerts": [ALERT], "quiet": 45}
+    # A quiet window with room for a loaded machine: the gate fails as soon as the alert is pending,
+    # so the margin costs nothing when it works (seen: 45 s passed quiet while image pushes ran beside it).
+    raw["deploy"]["alert_gate"] = {"prometheus": prom, "alerts": [ALERT], "quiet": 90}
     (root / "build.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     stop = threading.Event()
     _traffic(fleet, stop)
@@ -222,8 +224,8 @@ def test_a_release_that_trips_the_alert_gate_is_rolled_back(monitoring: dict[str
         stop.set()
     assert done.returncode == 1, done.stdout + done.stderr
     assert "[web1] passed: serving 1.1.0" in done.stdout  # the HTTP gate alone would have kept it
-    assert f"alert gate: {ALERT} must stay silent on web1 for 45 s" in done.stdout
-    assert re.search(rf"\[web1\] FAILED at alert gate: {ALERT} \((pending|firing)\) within 45 s", done.stdout), \
+    assert f"alert gate: {ALERT} must stay silent on web1 for 90 s" in done.stdout
+    assert re.search(rf"\[web1\] FAILED at alert gate: {ALERT} \((pending|firing)\) within 90 s", done.stdout), \
         done.stdout
     assert "[web1] rolled back: serving 1.0.0" in done.stdout
     assert re.search(r"rollout of 1\.1\.0 stopped at web1 .*failed at alert gate", done.stderr), done.stderr
