@@ -357,7 +357,7 @@ def push(prefix: str, platforms: tuple[str, ...], builder: str | None, insecure:
     A remote or docker-container builder pulls its FROM images from a registry;
     this puts the same trees `ensure` imports where it can reach them.
     """
-    from .publish import inspect_builder
+    from .publish import inspect_builder, push_output
 
     client = cli()
     found = inspect_builder(client, builder)
@@ -376,11 +376,9 @@ def push(prefix: str, platforms: tuple[str, ...], builder: str | None, insecure:
             # ADD unpacks a local tar with its owners and modes, as `docker import` does.
             (Path(tmp) / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n" + "\n".join(changes) + "\n"
                                                   f"LABEL {CONTENT_LABEL}={fs.digest(RECIPE_VERSION, *changes)}\n")
-            output = "type=image,push=true,rewrite-timestamp=true" + (",registry.insecure=true" if insecure else "")
             proc = client.run("buildx", "build", "--builder", found.name, "--progress=plain",
-                              "--platform", ",".join(targets), "--provenance=false", "--sbom=false",
-                              "--output", output, "-t", ref, tmp, check=False, timeout=1800,
-                              env={"SOURCE_DATE_EPOCH": "0"})
+                              "--platform", ",".join(targets), *push_output(insecure), "-t", ref, tmp,
+                              check=False, timeout=1800, env={"SOURCE_DATE_EPOCH": "0"})
         if proc.returncode != 0:
             words = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()[-12:]
             raise ToolError(f"pushing {ref} failed:\n  " + "\n  ".join(words))

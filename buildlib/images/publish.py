@@ -94,14 +94,18 @@ def _refuse_local_bases(settings: ImageSettings, opts: Options, mode: str) -> No
                 "cannot read; push the base to a registry the builder reaches and name it here")
 
 
+def push_output(insecure: bool) -> list[str]:
+    """The buildx arguments that send a result straight to the registry, dated at SOURCE_DATE_EPOCH."""
+    output = "type=image,push=true,rewrite-timestamp=true" + (",registry.insecure=true" if insecure else "")
+    # The index names the platforms and nothing else; the release's SBOMs are the supply-chain record.
+    return ["--provenance=false", "--sbom=false", "--output", output]
+
+
 def _argv(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant: str,
           metadata: Path) -> list[str]:
-    output = "type=image,push=true,rewrite-timestamp=true" + (",registry.insecure=true" if target.insecure else "")
     argv = [client.path, "buildx", "build", "--builder", builder.name, *build_args(p, variant),
-            "--platform", ",".join(target.platforms),
-            # The index names the platforms and nothing else; the release's SBOMs are the supply-chain record.
-            "--provenance=false", "--sbom=false",
-            "--metadata-file", str(metadata), "--output", output]
+            "--platform", ",".join(target.platforms), "--metadata-file", str(metadata),
+            *push_output(target.insecure)]
     for tag in tags(p.settings, variant, p.stamp.version, target.repository):
         argv += ["-t", tag]
     return [*argv, str(p.settings.root)]
