@@ -65,15 +65,22 @@ def main(argv: list[str]) -> int:
     # SIGTERM to the group (the build stopping it, or _stop_group) is for the command and its children;
     # this process stays to report the status. Set here, in the main thread: a thread cannot.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Blocked across the fork: a SIGTERM sent between the fork and the child's reset stays pending
+    # for the child, where an ignored one would be discarded and the command would run on until
+    # the SIGKILL, GRACE_S later. Linux never discards a blocked signal, ignored or not.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     pid = os.fork()
     if pid == 0:
         os.close(fd)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an ignored signal would stay ignored across exec
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a pending one ends the child here
         try:
             os.execvp(command[0], command)
         except OSError as exc:
             os.write(2, f"cannot run {command[0]}: {exc.strerror}\n".encode())
         os._exit(127)
+    # Here SIGTERM is ignored again: a pending one is dropped as the mask is lifted.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     threading.Thread(target=_watch, args=(fd,), daemon=True).start()
     while True:
         try:

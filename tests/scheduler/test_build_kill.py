@@ -233,3 +233,30 @@ def test_a_killed_runs_temporary_directories_are_removed_and_live_ones_kept(tmp_
     removed = procs.clean_stale([tmp_path, tmp_path / "missing"])
     assert sorted(removed) == sorted([gone, reused])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, parent.name, other.name])
+
+
+def test_a_build_gone_as_its_go_command_starts_stops_that_command_at_once() -> None:
+    """The reaper of a command started just as the build dies stops it with SIGTERM, not the late SIGKILL.
+
+    The build's end of the pipe is closed before the reaper runs, so the reaper stops its group while
+    it is still starting the command: a SIGTERM that reached the command before it had reset the
+    reaper's ignored SIGTERM was lost, and the command ran on until the SIGKILL, 2 s later.
+    """
+    from buildlib.procs import REAPER
+    from buildlib.reaper import GRACE_S
+
+    late = []
+    for attempt in range(20):
+        read, write = os.pipe()
+        os.close(write)
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-S", "-E", str(REAPER), str(read), "--", "sleep", "30"],
+                                pass_fds=(read,), process_group=0)
+        os.close(read)
+        status = proc.wait(timeout=30)
+        took = time.monotonic() - started
+        # The reaper's last act is the SIGKILL of its group, itself included.
+        assert status == -signal.SIGKILL, f"attempt {attempt}: the reaper exited {status}"
+        if took >= GRACE_S / 2:
+            late.append(f"attempt {attempt}: {took:.2f}s")
+    assert not late, "the command outlived the SIGTERM until the SIGKILL:\n" + "\n".join(late)
