@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .platforms import KNOWN_PLATFORMS
 from .schema import (
     SECTION_DEFAULTS,
     Bool,
@@ -30,24 +31,12 @@ from .schema import (
     Str,
     load_document,
 )
+from .sections import SECTIONS
 
 CONFIG_NAME = "build.yaml"
 # Parsing is slow in pure Python (a 25 MB file took 68 s): anything this big is not a build.yaml.
 MAX_CONFIG_BYTES = 1024 * 1024
 
-# `go tool dist list` of Go 1.26. A fixed list keeps validation instant and
-# independent of which Go (if any) is installed; new ports are a one-line change.
-KNOWN_PLATFORMS: tuple[str, ...] = (
-    "aix/ppc64", "android/386", "android/amd64", "android/arm", "android/arm64",
-    "darwin/amd64", "darwin/arm64", "dragonfly/amd64", "freebsd/386", "freebsd/amd64",
-    "freebsd/arm", "freebsd/arm64", "illumos/amd64", "ios/amd64", "ios/arm64", "js/wasm",
-    "linux/386", "linux/amd64", "linux/arm", "linux/arm64", "linux/loong64", "linux/mips",
-    "linux/mips64", "linux/mips64le", "linux/mipsle", "linux/ppc64", "linux/ppc64le",
-    "linux/riscv64", "linux/s390x", "netbsd/386", "netbsd/amd64", "netbsd/arm",
-    "netbsd/arm64", "openbsd/386", "openbsd/amd64", "openbsd/arm", "openbsd/arm64",
-    "openbsd/ppc64", "openbsd/riscv64", "plan9/386", "plan9/amd64", "plan9/arm",
-    "solaris/amd64", "wasip1/wasm", "windows/386", "windows/amd64", "windows/arm64",
-)
 
 _REL_PATH = r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+"
 _REL_PATH_HELP = "a relative path inside the repository (no leading '/', no '..')"
@@ -267,18 +256,10 @@ SCHEMA = Record(
             ),
             default=SECTION_DEFAULTS,
         ),
+        # The feature sections (deploy, images, ...): buildlib/sections, one module each.
+        **SECTIONS,
     },
 )
-
-# Sections that later features declare; registered here so one file stays
-# the single schema. Each entry: section name -> Field.
-EXTENSIONS: dict[str, Field] = {}
-
-
-def register_section(name: str, spec: Field) -> None:
-    """Let a feature module add a top-level section to build.yaml."""
-    EXTENSIONS[name] = spec
-    SCHEMA.fields[name] = spec
 
 
 def _tidy_mode(value: str | bool) -> str:
@@ -310,7 +291,7 @@ def _build(raw: dict[str, Any], root: Path, src: Source) -> Project:
         profiles=profiles,
         build=BuildSettings(**{**raw["build"], "tidy": _tidy_mode(raw["build"]["tidy"])}),
         cache=CacheSettings(**raw["cache"]),
-        extra={k: raw[k] for k in EXTENSIONS if k in raw},
+        extra={k: raw[k] for k in SECTIONS if k in raw},
     )
     _check_references(project, root)
     return project
@@ -360,8 +341,6 @@ def find_config(start: Path | None = None) -> Path:
 
 def load(path: str | os.PathLike[str] | None = None) -> Project:
     """Read and validate build.yaml (found from the current directory by default)."""
-    from . import sections  # noqa: F401 - registers the feature sections of build.yaml
-
     cfg = Path(path) if path is not None else find_config()
     display = os.path.relpath(cfg) if not os.path.relpath(cfg).startswith("..") else str(cfg)
     raw, src = load_document(read_text(cfg, display), display, SCHEMA)

@@ -32,11 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import config
 from .config import Project
 from .errors import ToolError
 from .gotool import find_go
-from .schema import Field, Int, Number, Record
 from .template.files import repository_files
 
 SECTION = "debt"
@@ -44,23 +42,6 @@ POINTS = {"marker": 1, "coverage": 3, "failing": 3, "dependency": 2}
 MARKER = re.compile(r"\b(TODO|FIXME)\b")
 PROXY_TIMEOUT = 10.0
 
-config.register_section(
-    SECTION,
-    Field(
-        Record(
-            cls=dict,
-            fields={
-                "threshold": Field(Int(min=0), default=20),
-                "min_coverage": Field(Number(min=0), default=70.0),
-                "max_dependency_age_months": Field(Int(min=1, max=120), default=6),
-                # Each package's tests are time-boxed: one that hangs (or dials a server that is not there)
-                # is scored as failing instead of holding up the card.
-                "test_timeout": Field(Number(min=1), default=120),
-            },
-        ),
-        default=config.SECTION_DEFAULTS,
-    ),
-)
 
 
 @dataclass

@@ -7,10 +7,8 @@ from pathlib import Path
 
 from invoke import Collection, Context
 
-from .. import debt as scorecard
 from ..atomic import write_json
 from ..errors import BuildlibError, SelectionError
-from ..report import record
 from .common import not_blank, project, task
 
 FORMATS = ("table", "json")
@@ -40,6 +38,9 @@ def debt(c: Context, format: str = "table", output: str | None = None,  # noqa: 
             limit = -1
         if limit < 0:
             raise SelectionError(f'--threshold "{threshold}" is not an integer >= 0')
+    from .. import debt as scorecard
+    from ..report import record
+
     p = project(c)
     card = scorecard.scorecard(p)
     if threshold is not None:

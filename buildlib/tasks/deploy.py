@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from ..deploy import settings
 from ..errors import BuildlibError, SelectionError
 from .common import not_blank, one, project, selection, task
+
+if TYPE_CHECKING:
+    from ..config import Project
+    from ..deploy.settings import DeployConfig
 
 # Where `invoke deploy.render` writes without --out: with the build's other private outputs.
 RENDER_DIR = ".build/deploy-render"
@@ -38,7 +42,7 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
     from ..deploy.rollout import Rollout, finish
 
     p = project(c)
-    cfg = settings.load(p)
+    cfg = _config(p)
     hosts, env, profile = _hosts(cfg, hosts), _env(cfg, env), _profile(cfg, profile)
     version = not_blank("version", version, "the manifest's version")
     size = _batch(batch) or cfg.batch
@@ -60,7 +64,7 @@ def render(c: Context, out: str | None = None, env: str | None = None) -> None:
     from ..deploy import render as rendering
 
     p = project(c)
-    cfg = settings.load(p)
+    cfg = _config(p)
     env = _env(cfg, env)
     out = not_blank("out", out, RENDER_DIR)
     folder = Path(out) if out is not None else p.root / RENDER_DIR
@@ -85,7 +89,7 @@ def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  
     from ..deploy import render as rendering
 
     p = project(c)
-    cfg = settings.load(p)
+    cfg = _config(p)
     env = _env(cfg, env)
     dir = not_blank("dir", dir, "a fresh rendering")  # noqa: A001 - the flag's name
     with tempfile.TemporaryDirectory(prefix="deploy-render-") as tmp:
@@ -107,7 +111,7 @@ def status(c: Context, hosts: str | None = None) -> None:
     from ..deploy import status as report
 
     p = project(c)
-    cfg = settings.load(p)
+    cfg = _config(p)
     statuses = report.collect(p, cfg, fleet.select_hosts(cfg, _hosts(cfg, hosts)))
     print(report.table(statuses))
     for line in report.advice(cfg, statuses):
@@ -126,23 +130,29 @@ def rollback(c: Context, hosts: str | None = None, batch: str | None = None, pro
     from ..deploy import rollback as back
 
     p = project(c)
-    cfg = settings.load(p)
+    cfg = _config(p)
     hosts, profile, size = _hosts(cfg, hosts), _profile(cfg, profile), _batch(batch) or cfg.batch
     back.run(p, cfg, fleet.select_hosts(cfg, hosts), size, profile or cfg.profile, dry_run)
 
 
-def _hosts(cfg: settings.DeployConfig, value: str | None) -> str | None:
+def _config(p: Project) -> DeployConfig:
+    from ..deploy import settings
+
+    return settings.load(p)
+
+
+def _hosts(cfg: DeployConfig, value: str | None) -> str | None:
     """--hosts, checked by the shared rule: blank is an error, only its absence means every host."""
     valid = [*cfg.hosts, *(f"{g} (group)" for g in cfg.groups)]
     selection("hosts", value, valid, "every host")
     return value
 
 
-def _env(cfg: settings.DeployConfig, value: str | None) -> str | None:
+def _env(cfg: DeployConfig, value: str | None) -> str | None:
     return one("env", value, sorted(cfg.environments), f"deploy.environment ({cfg.environment})")
 
 
-def _profile(cfg: settings.DeployConfig, value: str | None) -> str | None:
+def _profile(cfg: DeployConfig, value: str | None) -> str | None:
     # Only the profiles that fit the app (settings.fitting_profiles).
     return one("profile", value, cfg.profiles, f"deploy.profile ({cfg.profile})")
 

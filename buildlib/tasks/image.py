@@ -5,24 +5,30 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
 from .. import config
 from ..errors import SelectionError
-from ..images import settings as settings_mod
+from ..sections import images as image_spec
 from .common import not_blank, one, project, selection, task
+
+if TYPE_CHECKING:
+    from ..images.settings import ImageSettings
 
 _VARIANT_HELP = "a variant (alpine, distroless, scratch); repeat or comma-separate; default images.variants"
 
 
 def _variants(value: list[str] | None) -> None:
     """--variant, checked by the shared rule: blank is an error, only its absence means images.variants."""
-    selection("variant", value, settings_mod.VARIANTS, "images.variants")
+    selection("variant", value, image_spec.VARIANTS, "images.variants")
 
 
-def _settings(c: Context) -> settings_mod.ImageSettings:
-    return settings_mod.load(project(c))
+def _settings(c: Context) -> ImageSettings:
+    from ..images.settings import load
+
+    return load(project(c))
 
 
 @task(
@@ -49,11 +55,11 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
 
     _variants(variant)
     s = _settings(c)
-    mode = one("mode", mode, settings_mod.MODES, "images.mode")
+    mode = one("mode", mode, image_spec.MODES, "images.mode")
     repository = not_blank("repository", repository, "images.repository")
     version = not_blank("version", version, "build.yaml's project.version")
-    if mode and mode not in settings_mod.MODES:
-        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
+    if mode and mode not in image_spec.MODES:
+        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(image_spec.MODES)}')
     opts = build_mod.Options(
         variants=s.select(variant), mode=mode or None, local_bases=local_bases,
         seed_modules=True if offline else None, jobs=jobs or None, no_cache=no_cache,
@@ -93,9 +99,9 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
 
     _variants(variant)
     platforms = _platforms(platform)
-    mode = one("mode", mode, settings_mod.MODES, "images.mode")
-    if mode and mode not in settings_mod.MODES:
-        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(settings_mod.MODES)}')
+    mode = one("mode", mode, image_spec.MODES, "images.mode")
+    if mode and mode not in image_spec.MODES:
+        raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(image_spec.MODES)}')
     repository = not_blank("repository", repository, "images.publish.repository")
     builder = not_blank("builder", builder, "images.publish.builder")
     version = not_blank("version", version, "build.yaml's project.version")
@@ -104,8 +110,8 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
     if not repository:
         raise SelectionError("no registry to push to: set images.publish.repository in build.yaml "
                              "(e.g. registry.example.com/team/app) or pass --repository")
-    if not re.fullmatch(settings_mod.PUSH_REPOSITORY, repository):
-        raise SelectionError(f"--repository {repository}: expected {settings_mod.PUSH_REPOSITORY_HELP} "
+    if not re.fullmatch(image_spec.PUSH_REPOSITORY, repository):
+        raise SelectionError(f"--repository {repository}: expected {image_spec.PUSH_REPOSITORY_HELP} "
                              "(the tags are added: REPO:VARIANT and REPO:VERSION-VARIANT)")
     builder = builder or s.publish.builder
     target = publish.Target(repository, tuple(platforms or s.publish.platforms), builder,
@@ -146,7 +152,7 @@ def bases(c: Context, force: bool = False, push: str | None = None, platform: li
         print(table(["role", "image", "result", "content", "time"],
                     [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
         return
-    if not re.fullmatch(settings_mod.PUSH_REPOSITORY, push):
+    if not re.fullmatch(image_spec.PUSH_REPOSITORY, push):
         raise SelectionError(f"--push {push}: expected a registry prefix such as registry.example.com/team/bases "
                              "or 127.0.0.1:5000/bases")
     s = _settings(c)
@@ -286,7 +292,7 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
 @task(
     iterable=["only"],
     help={
-        "only": f"parts to run: {', '.join(settings_mod.BENCH_PARTS)} (repeat or comma-separate; default all)",
+        "only": f"parts to run: {', '.join(image_spec.BENCH_PARTS)} (repeat or comma-separate; default all)",
         "local_bases": "build on the local/... base images",
         "touch": "the .go file the rebuild figures edit (in a copy of the repository)",
         "json": "write the figures as JSON to this file (default .build/images/bench.json)",
@@ -297,11 +303,11 @@ def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
     """Measure sizes, rebuild with/without cache mounts, parallel builds and reproducibility."""
     from ..images import bench as bench_mod
 
-    parts = tuple(selection("only", only, settings_mod.BENCH_PARTS, "every part") or settings_mod.BENCH_PARTS)
+    parts = tuple(selection("only", only, image_spec.BENCH_PARTS, "every part") or image_spec.BENCH_PARTS)
     s = _settings(c)
-    unknown = [p for p in parts if p not in settings_mod.BENCH_PARTS]
+    unknown = [p for p in parts if p not in image_spec.BENCH_PARTS]
     if unknown:
-        raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(settings_mod.BENCH_PARTS)}')
+        raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(image_spec.BENCH_PARTS)}')
     result = bench_mod.bench(s, parts, local_bases, touch)
     out = Path(json) if json else s.root / ".build/images/bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
