@@ -278,6 +278,20 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         f'  echo "serving releases/{version} on port $live already"',
         "  exit 0",
         "fi",
+        # A port another program holds would answer the checks below in the new instance's place (it
+        # could not listen there, and the switch would send the site's traffic to that program).
+        # curl's 7 is "could not connect": the port is free. The refusal comes before any change.
+        f'if ! systemctl is-active --quiet "{new}"; then',
+        '  rc=0; curl -sS --max-time 3 -o /dev/null "http://127.0.0.1:$next/" 2>/dev/null || rc=$?',
+        '  if [ "$rc" != 7 ]; then',
+        '    holder=$(systemctl list-sockets --no-legend 2>/dev/null | awk -v p=":$next" '
+        "'substr($1, length($1) - length(p) + 1) == p { print $2; exit }')",
+        f'    echo "port $next is already in use on this host by another program${{holder:+ ($holder)}}: the new '
+        f'instance of {cfg.app} could not listen there. Give deploy.port and deploy.second_port '
+        f'(now {cfg.port} and {cfg.second_port}) ports nothing else on the host uses" >&2',
+        "    exit 1",
+        "  fi",
+        "fi",
         f"mkdir -p {q(lay.ports)}",
         f'ln -sfn {q(rel)} {q(lay.ports)}/."$next".new && mv -T {q(lay.ports)}/."$next".new {q(lay.ports)}/"$next"',
         *_switch_links(cfg, version, "hardened"),
@@ -294,6 +308,8 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         "active|activating|reloading) ;; *) break ;; esac",
         f"  sleep {h.interval:g}",
         "done",
+        # Passing is not enough when the answers came from elsewhere: the new instance must be running.
+        f'if [ "$ok" -ge {h.passes} ] && ! systemctl is-active --quiet "{new}"; then ok=0; fi',
         f'if [ "$ok" -lt {h.passes} ]; then',
         f'  echo "the new instance on port $next did not pass {h.path}: '
         f'$({direct} -o /dev/null -w "%{{http_code}}" 2>/dev/null), {new}: '

@@ -66,6 +66,9 @@ def _wait(what: str, timeout: float, probe: Callable[[], Any]) -> Any:
 @pytest.fixture(scope="session")
 def metered_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
     def edit(raw: dict[str, Any]) -> None:
+        # What adopt could not see (the default inside `if port == ""`), the team writes down; with
+        # adopt's 8080 the app would share its instance port with the template's service on the hosts.
+        raw["service"]["port"] = 8300
         raw["environments"]["slow"] = {"profile": "release", "env": {"DELAY_MS": "900"}}
 
     def make() -> dict[str, Any]:
@@ -172,15 +175,20 @@ def _diagnosis(fleet: Fleet, prom: str) -> str:
     try:
         conn = http.client.HTTPConnection("127.0.0.1", fleet.host("web1").http_port, timeout=10)
         conn.request("GET", "/api/work", headers={"Host": DOMAIN})
-        status = conn.getresponse().status
-        work = f"GET /api/work {status} in {time.monotonic() - start:.2f}s"
+        resp = conn.getresponse()
+        body = resp.read()[:80]
+        work = f"GET /api/work {resp.status} in {time.monotonic() - start:.2f}s: {body!r}"
     except OSError as exc:
         work = f"GET /api/work failed: {exc}"
+    host = fleet.sh("web1", "ls /etc/nginx/conf.d; grep -h 'server_name\\|listen\\|include' /etc/nginx/conf.d/*.conf;"
+                            " cat /opt/meter/upstream.conf; ls /opt/meter/ports 2>&1;"
+                            " systemctl list-units --no-legend --all 'meter*' 'ginsvc*' 'stock*';"
+                            " ps -eo pid,user,args | grep /opt/ | grep -v grep || true")
     targets = [(t["labels"].get("host"), t["health"], t.get("lastError", ""))
                for t in _get_json(f"{prom}/api/v1/targets")["data"]["activeTargets"]]
     rules = [(r["name"], r.get("health"), r.get("lastError", ""), r.get("state"))
              for g in _get_json(f"{prom}/api/v1/rules")["data"]["groups"] for r in g["rules"]]
-    return f"{work}; targets {targets}; rules {rules}"
+    return f"{work}; targets {targets}; rules {rules}; web1:\n{host}"
 
 
 def _states(prom: str) -> dict[str, str]:
@@ -239,12 +247,8 @@ def test_a_release_that_trips_the_alert_gate_is_rolled_back(monitoring: dict[str
                           timeout=600)
     finally:
         stop.set()
-    if done.returncode == 0 and f"must stay silent on web1 for 90 s ({prom})\nalert gate: quiet" in done.stdout:
-        # Seen twice in full suite runs of this session, never alone nor beside the image push tests:
-        # the slow release kept the alert silent. Say what Prometheus and the host showed, so the cause
-        # can be found; any other outcome is still a failure.
-        pytest.xfail(f"known open problem, the alert stayed silent in a full run: {_diagnosis(fleet, prom)}")
-    assert done.returncode == 1, done.stdout + done.stderr
+    if done.returncode != 1:
+        pytest.fail(f"the gate let the slow release through: {_diagnosis(fleet, prom)}\n{done.stdout}{done.stderr}")
     assert "[web1] passed: serving 1.1.0" in done.stdout  # the HTTP gate alone would have kept it
     assert f"alert gate: {ALERT} must stay silent on web1 for 90 s" in done.stdout
     assert re.search(rf"\[web1\] FAILED at alert gate: {ALERT} \((pending|firing)\) within 90 s", done.stdout), \

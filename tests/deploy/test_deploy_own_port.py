@@ -204,3 +204,29 @@ def test_release_failing_its_health_path_is_rolled_back_while_the_old_one_serves
     assert web1.split()[2:6] == ["1.1.0", "1.1.0", "active", "ok"], status
     assert "1.2.0 (failed)" in web1
     assert "1.2.0" not in own.fleet.sh("web2", "ls /opt/stock/releases").split()  # never touched
+
+
+def test_a_port_another_program_holds_is_refused_before_anything_changes(own: Own) -> None:
+    """Another program on the host answers on the port the new instance would take: the deploy stops there.
+
+    Before, the new instance failed to bind, its health checks were answered by that program, and nginx
+    was switched to it (seen with two apps on one host on 8080).
+    """
+    own.baseline("1.0.0")
+    live = own.live_port("web1")
+    taken = 9091 if live == 9090 else 9090  # the port the next release starts on (service.port, + 1)
+    site = "/etc/nginx/conf.d/squatter.conf"
+    own.fleet.sh("web1", f"printf '%s\\n' 'server {{ listen 127.0.0.1:{taken}; return 200 squatter; }}' > {site}"
+                         f" && systemctl reload nginx && for i in $(seq 50); do curl -fsS 127.0.0.1:{taken} && break;"
+                         " sleep 0.1; done")
+    try:
+        done = own.invoke("deploy", "--hosts", "web1", version="1.1.0")
+    finally:
+        own.fleet.sh("web1", f"rm -f {site} && systemctl reload nginx")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert f"port {taken} is already in use on this host by another program: the new instance of stock could " \
+           "not listen there. Give deploy.port and deploy.second_port (now 9090 and 9091)" in out, out
+    assert own.serving("web1") == "1.0.0"
+    assert own.live_port("web1") == live
+    assert own.fleet.sh("web1", f"readlink {BASE}/current") == "releases/1.0.0"
