@@ -265,6 +265,27 @@ def detect(root: Path, service_main: str | None = None) -> Facts:
     return facts
 
 
+# `port := os.Getenv("PORT")` then `if port == "" { port = "8300" }`, or `cmp.Or(os.Getenv("PORT"), "8300")`.
+_ASSIGNED_GETENV = re.compile(r'\s*(\w+)\s*:?=\s*os\.Getenv\(\s*"\w+"\s*\)\s*$')
+_OR_DEFAULT = re.compile(r'\s*,\s*":?(\d{2,5})"\s*\)')
+# How far after the Getenv its default may be assigned: the few lines of an `if v == "" {...}`.
+_DEFAULT_WITHIN = 200
+
+
+def _env_default(text: str, env: re.Match[str]) -> re.Match[str] | None:
+    """The literal port the code falls back to when the variable ``env`` reads is unset, if it has one."""
+    if text[: env.start()].endswith("cmp.Or(os."):
+        return _OR_DEFAULT.match(text, env.end())
+    line_start = text.rfind("\n", 0, env.start()) + 1
+    line_end = text.find("\n", env.end())
+    assigned = _ASSIGNED_GETENV.fullmatch(text[line_start: line_end if line_end >= 0 else len(text)])
+    if not assigned:
+        return None
+    var = re.escape(assigned.group(1))
+    rule = re.compile(rf'if\s+{var}\s*==\s*""\s*\{{\s*{var}\s*=\s*":?(\d{{2,5}})"')
+    return rule.search(text, env.end(), env.end() + _DEFAULT_WITHIN)
+
+
 def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
     root, module = facts.root, facts.module
     own = {p for p in [main_pkg["ImportPath"], *(main_pkg.get("Deps") or [])]
@@ -273,6 +294,7 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
     # cgo: what the service links that needs a C compiler (seen with cgo on, as a cgo build would).
     deps = _go_list(root, "-deps", "-json=ImportPath,CgoFiles,Standard", main_pkg["ImportPath"], cgo=True)
     facts.cgo = sorted(p["ImportPath"] for p in deps if p.get("CgoFiles") and not p.get("Standard"))
+    port_default: Seen | None = None
     for path, text in sources:
         rel = path.resolve().relative_to(root).as_posix()
         for m in _LISTEN.finditer(text):
@@ -287,6 +309,10 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
             env = re.search(r'Getenv\(\s*"(PORT|HTTP_PORT|APP_PORT)"\s*\)', text)
             if env:
                 facts.port_from_env = Seen(env.group(1), f"{rel}:{_line_of(text, env.start())}")
+                default = _env_default(text, env)
+                if default:
+                    port_default = Seen(int(default.group(1)), f"{rel}:{_line_of(text, default.start())}, the "
+                                                               f"default when ${env.group(1)} is unset")
             elif GIN in text and (run := _RUN_NO_ADDR.search(text)):
                 # gin's Run() with no address listens on $PORT, else :8080.
                 facts.port_from_env = Seen("PORT", f"{rel}:{_line_of(text, run.start())} (gin's Run() reads PORT)")
@@ -314,6 +340,9 @@ def _read_service(facts: Facts, packages: list[dict], main_pkg: dict) -> None:
     facts.files = [s for s in facts.files if all(not (str(s.value) + "/").startswith(str(w.value) + "/")
                                                 for w in facts.writable)]
     facts.health = _pick_health(facts.routes)
+    # A literal listen address wins; then the code's own default for its port variable; then a config file.
+    if facts.port is None:
+        facts.port = port_default
     if facts.port is None:
         for s in facts.files:
             path = root / str(s.value)

@@ -156,3 +156,15 @@ def test_adopt_build_images_and_true_health(shape: str, tmp_path: Path, once, lo
         tags = _docker("images", "--format", "{{.Repository}}:{{.Tag}}", repo_name, check=False).split()
         if tags:
             _docker("rmi", "-f", *tags, check=False)
+
+
+@pytest.mark.parametrize(("shape", "variable"), [("ownport", "HTTP_PORT"), ("metered", "PORT")])
+def test_adopt_reads_the_default_the_code_gives_its_port_variable(shape: str, variable: str, tmp_path: Path) -> None:
+    """`port := os.Getenv("HTTP_PORT")` then `if port == "" { port = "9090" }`: the port is 9090, not a guess."""
+    app = ginapps.make(shape, tmp_path / shape)
+    out = _ok(run_invoke("init", "--adopt", "--dest", str(app.module_root), cwd=REPO, timeout=1800))
+    svc = service_mod.load(config.load(app.module_root / "build.yaml"))
+    assert (svc.port, svc.port_env) == (app.port, variable), out
+    text = (app.module_root / "build.yaml").read_text()
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("port:"))
+    assert f"port: {app.port}  # seen at main.go:" in line and f"the default when ${variable} is unset" in line, line

@@ -66,9 +66,6 @@ def _wait(what: str, timeout: float, probe: Callable[[], Any]) -> Any:
 @pytest.fixture(scope="session")
 def metered_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
     def edit(raw: dict[str, Any]) -> None:
-        # What adopt could not see (the default inside `if port == ""`), the team writes down; with
-        # adopt's 8080 the app would share its instance port with the template's service on the hosts.
-        raw["service"]["port"] = 8300
         raw["environments"]["slow"] = {"profile": "release", "env": {"DELAY_MS": "900"}}
 
     def make() -> dict[str, Any]:

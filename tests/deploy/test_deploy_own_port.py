@@ -40,8 +40,6 @@ def own_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
     """The generated app with the kit adopted into it, and a bin/ per version built by its own kit."""
 
     def edit(raw: dict[str, Any]) -> None:
-        # What adopt could not see (the default inside `if port == ""`), the team writes down.
-        raw["service"]["port"] = 9090
         raw["environments"]["broken"] = {"profile": "release", "env": {"FAIL_HEALTH": "1"}}
 
     def make() -> dict[str, Any]:
