@@ -1,4 +1,13 @@
 """Tasks of this repository: `invoke --list`. Each collection lives in buildlib.tasks."""
+# ruff: noqa: E402 - the imports come after the bytecode setting, which must precede them
+
+import sys
+
+# invoke turns bytecode caching off before it reads this file (its --write-pyc flag), so every
+# module of the kit would be compiled from source on every run: most of a no-op build's time.
+# Python 3 never imports a __pycache__ file without its source, the stale-file trouble invoke
+# guards against; -B and PYTHONDONTWRITEBYTECODE still turn it off.
+sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)
 
 from invoke import Collection
 

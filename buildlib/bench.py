@@ -8,10 +8,11 @@ Cases, each cold (Go build cache emptied) and warm (cache kept, outputs removed)
 
 and the no-op case: ``invoke build`` with everything up to date against Go's own
 no-op (``go build`` per platform with the binaries in place, which Go then
-does not relink). Everything runs in a copy of the tree with its own GOCACHE,
-so the user's cache and bin/ are never touched; the module cache is shared
-(read only: modules are downloaded once, not compiled). The same flags and
-stamp are used by every case, so all of them produce the same binaries.
+does not relink) and against ``invoke --version``, run after run. Everything
+runs in a copy of the tree with its own GOCACHE, so the user's cache and bin/
+are never touched; the module cache is shared (read only: modules are
+downloaded once, not compiled). The same flags and stamp are used by every
+case, so all of them produce the same binaries.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from .targets import matrix
 _SKIP = {".git", ".build", ".nox", ".venv", "bin", "dist", "node_modules", "__pycache__", ".pytest_cache",
          ".ruff_cache", ".mypy_cache"}
 NOOP_REPEAT = 5
+# The no-op rows: the kit's no-op, Go's, and invoke's start-up (what any task costs before it runs).
+NOOP_CASES = {"e": "invoke build (all up to date)", "b": "go build per platform (Go's no-op)",
+              "v": "invoke --version (start-up alone)"}
 # Warm builds take seconds, so one run is at the mercy of whatever else the machine does: the median of a few.
 WARM_REPEAT = 3
 
@@ -137,6 +141,13 @@ class Bench:
                 raise ToolError(f"bench: invoke build --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
         return run
 
+    def invoke_version(self) -> None:
+        """Python and invoke starting, and nothing else: the floor of any ``invoke`` command."""
+        done = subprocess.run([sys.executable, "-m", "invoke", "--version"], cwd=self.work, env=self.env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ToolError(f"bench: invoke --version failed:\n{done.stdout}{done.stderr}")
+
     def runner(self, case: str) -> Callable[[], None]:
         return {"a": self.serial_loop, "b": self.per_platform, "c": self.invoke_build("1"),
                 "d": self.invoke_build("8"), "e": self.invoke_build("auto")}[case]
@@ -184,16 +195,23 @@ class Bench:
         return m
 
     def noop(self, report: Report) -> None:
-        """Everything up to date: invoke build against Go's own no-op, best of a few runs each."""
+        """Everything up to date: invoke build against Go's own no-op and invoke's own start-up.
+
+        The three alternate, run after run, so that a change in the machine's load meets all of them.
+        """
         self.clean_outputs()
         self.invoke_build("auto")()
         self.per_platform()  # outputs in place: Go's no-op is now possible too
-        for case, run in (("e", self.invoke_build("auto")), ("b", self.per_platform)):
-            runs = [measure(case, "noop", run) for _ in range(NOOP_REPEAT)]
-            best = min(runs, key=lambda m: m.wall)
-            best.wall = statistics.median(m.wall for m in runs)
+        runners = {"e": self.invoke_build("auto"), "b": self.per_platform, "v": self.invoke_version}
+        runs: dict[str, list[Measure]] = {case: [] for case in runners}
+        for _ in range(NOOP_REPEAT):
+            for case, run in runners.items():
+                runs[case].append(measure(case, "noop", run))
+        for case, label in NOOP_CASES.items():
+            best = min(runs[case], key=lambda m: m.wall)
+            best.wall = statistics.median(m.wall for m in runs[case])
             report.measures.append(best)
-            self.echo(f"bench: no-op {self.CASES[case]}: median {best.wall:.3f}s of {NOOP_REPEAT}")
+            self.echo(f"bench: no-op {label}: median {best.wall:.3f}s of {NOOP_REPEAT}")
 
 
 def verdicts(report: Report) -> list[tuple[str, bool | None, str]]:
@@ -208,6 +226,10 @@ def verdicts(report: Report) -> list[tuple[str, bool | None, str]]:
     if noop_inv is not None and noop_go is not None:
         out.append(("no-op invoke build under 0.5 s", noop_inv < 0.5, f"{noop_inv:.3f}s"))
         out.append(("no-op faster than Go's own no-op", noop_inv < noop_go, f"{noop_inv:.3f}s vs {noop_go:.3f}s"))
+    noop_start = get("v", "noop")
+    if noop_inv is not None and noop_start:
+        out.append(("no-op invoke build within 1.5x of invoke --version", noop_inv <= 1.5 * noop_start,
+                    f"{noop_inv / noop_start:.2f}x ({noop_inv:.3f}s vs {noop_start:.3f}s)"))
     a, b, e = get("a", "cold"), get("b", "cold"), get("e", "cold")
     if a and e:
         out.append(("cold --jobs auto <= 0.8 x serial loop (a)", e <= 0.8 * a, f"{e / a:.2f}x"))
@@ -235,9 +257,8 @@ def render(report: Report) -> str:
                      f"{fresh.cpu:.1f}s ({fresh.cpu_share * 100 / report.machine['cpus']:.0f}%)"])
     text = [table(["case", "cold wall", "cold CPU (use)", f"warm wall (median of {WARM_REPEAT})", "warm CPU (use)"],
                   rows, right={1, 2, 3, 4})]
-    noop = [(label, report.get(case, "noop")) for case, label in
-            (("e", "invoke build (all up to date)"), ("b", "go build per platform (Go's no-op)"))]
-    if all(m for _, m in noop):
+    noop = [(label, report.get(case, "noop")) for case, label in NOOP_CASES.items()]
+    if any(m for _, m in noop):
         text.append("")
         text.append(table(["no-op", f"wall (median of {NOOP_REPEAT})", "CPU"],
                           [[label, f"{m.wall:.3f}s", f"{m.cpu:.2f}s"] for label, m in noop if m], right={1, 2}))

@@ -21,20 +21,25 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import manifest, preflight, procs, scheduler, state
+from . import manifest, procs, state
 from .config import Project, go_module_path
 from .errors import BuildlibError, OutputError
-from .gobuild import Compile, output_name
 from .gotool import check_version, find_go, probe
 from .keys import FileHashes
 from .locks import Locks
-from .machine import Capacity, capacity, memory_jobs
 from .plan import ListPackages, Plan, Recipe, plan_target
 from .progress import Display
 from .stamp import stamp
 from .targets import Target, matrix, parse_jobs, select
+
+if TYPE_CHECKING:
+    from . import scheduler
+    from .machine import Capacity
+
+# The scheduler, the preflight checks, the compile step and the machine probe are imported where a
+# build has something to do: a no-op build (everything up to date) never loads them.
 
 
 @dataclass
@@ -68,6 +73,8 @@ def parallelism(requested: int | str, compiles: int, cap: Capacity) -> Paralleli
     allows (one GiB per compile or link that can run at once, ``-p`` of them
     per build). See the README for the measurements.
     """
+    from .machine import memory_jobs
+
     actions = memory_jobs(cap)
     if requested == "auto":
         jobs = max(1, min(cap.cpus + 1, actions // cap.cpus))
@@ -149,7 +156,9 @@ class Context:
                 if self.cancel.is_set():
                     raise procs.Cancelled("stopped")
             if not self._gate_ok.get(name):
-                raise scheduler.Blocked(f"not installed: {name} failed")
+                from .scheduler import Blocked
+
+                raise Blocked(f"not installed: {name} failed")
 
     def count_packages(self, compiled: int, needed: int) -> None:
         """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
@@ -301,6 +310,8 @@ def _compile_groups(stale: list[Plan], module: str) -> list[list[Plan]]:
     then only compiles what the first did not (the cache has the rest) instead of the same packages
     twice at the same time.
     """
+    from .gobuild import output_name
+
     by_platform: dict[str, list[Plan]] = defaultdict(list)
     for plan in stale:
         by_platform[plan.target.platform].append(plan)
@@ -435,6 +446,10 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
     par = None
     outcomes: dict[str, scheduler.Outcome] = {}
     if stale:
+        from . import preflight, scheduler
+        from .gobuild import Compile
+        from .machine import capacity
+
         steps.extend(preflight.steps(stale))
         for platform in to_list:
             steps.append(ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
@@ -473,7 +488,9 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
     for o in outcomes.values():
         # An output that cannot be written is the machine's problem: a sentence, not a traceback.
         if o.error is not None and isinstance(o.error.cause, OSError):
-            o.error = scheduler.StepFailed(o.name, output_error(o.error.cause, root))
+            from .scheduler import StepFailed
+
+            o.error = StepFailed(o.name, output_error(o.error.cause, root))
             o.detail = ""
     errors = [o.error for o in outcomes.values() if o.status == "failed" and o.error is not None]
     for o in outcomes.values():
@@ -486,7 +503,11 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
 
 def _results(plans: list[Plan], steps: list[Any], outcomes: dict[str, scheduler.Outcome], ctx: Context,
              previous: dict[str, Any], recipe: Recipe) -> list[TargetResult]:
-    step_of = {p.id: s for s in steps if isinstance(s, Compile) for p in s.plans}
+    step_of: dict[str, Any] = {}
+    if steps:
+        from .gobuild import Compile
+
+        step_of = {p.id: s for s in steps if isinstance(s, Compile) for p in s.plans}
     rows = []
     for plan in plans:
         prev = previous.get(plan.id, {})

@@ -11,9 +11,7 @@ from invoke import Collection, Context, Exit
 from ..builder import BuildResult, Options, output_error
 from ..builder import build as run_build
 from ..errors import OutputError
-from ..gobuild import CompileError
 from ..progress import Display, human_size, table
-from ..report import history
 from ..targets import matrix, parse_jobs
 from .common import not_blank, one, project, selection, task
 
@@ -52,6 +50,8 @@ def report(result: BuildResult, explain: bool) -> str:
 
 def errors(result: BuildResult) -> str:
     """The failures, with one compile error shown once for all the platforms it broke."""
+    from ..gobuild import CompileError
+
     compile_errors: dict[tuple[str, str], list[str]] = {}
     lines: list[str] = []
     for err in result.errors:
@@ -101,6 +101,8 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
     # A failed run is not a figure of the trend either (and may have met a full disk).
     if result.ok and any(t.status == "built" for t in result.targets) and manifest_file.is_file():
+        from ..report import history
+
         try:
             history.record("build", json.loads(manifest_file.read_text()), p.root)
         except OSError as exc:
@@ -131,6 +133,8 @@ def bench(c: Context, cases: str | None = None, warm_only: bool = False, out: st
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,
                            echo=lambda line: print(line, file=sys.stderr, flush=True))
     print(benchmark.render(report))
+    from ..report import history
+
     history.record("bench", json.loads(path.read_text()), p.root)
     print(f"\nmachine: {report.machine['capacity']}; {report.machine['go']}; figures in {path}")
 

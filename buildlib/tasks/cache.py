@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from invoke import Collection, Context
 
-from .. import gocache, state
+from .. import state
 from ..builder import Options, prepare
-from ..gobuild import clean_stale_temps
 from ..progress import human_size, table
 from .common import one, project, task
 
@@ -14,6 +13,8 @@ from .common import one, project, task
 @task
 def info(c: Context) -> None:
     """Print where GOCACHE and GOMODCACHE are, their sizes and the last build's cache hits."""
+    from .. import gocache
+
     p = project(c)
     recipe = prepare(p, Options())[0]
     rows = []
@@ -41,6 +42,8 @@ def info(c: Context) -> None:
 @task(help={"platform": "GOOS/GOARCH, e.g. linux/arm64; without it, one line per platform of build.yaml"})
 def key(c: Context, platform: str | None = None) -> None:
     """Print a stable CI cache key from go.sum, the Go version and the platform."""
+    from .. import gocache
+
     p = project(c)
     platform = one("platform", platform, gocache.project_platforms(p), "one line per platform")
     recipe = prepare(p, Options())[0]
@@ -58,6 +61,9 @@ def key(c: Context, platform: str | None = None) -> None:
 })
 def prune(c: Context, older_than: str = "2d", all: bool = False, modules: bool = False) -> None:
     """Remove unused Go build cache entries and the temporary files of killed builds."""
+    from .. import gocache
+    from ..gobuild import clean_stale_temps
+
     p = project(c)
     recipe = prepare(p, Options())[0]
     age = gocache.parse_age(older_than)

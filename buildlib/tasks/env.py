@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import Collection, Context
 
-from .. import environments
-from ..config import Project
 from ..errors import SelectionError
 from ..progress import columns
 from .common import one, project, task
+
+if TYPE_CHECKING:
+    from ..config import Project
 
 FORMATS = ("env", "json")
 
@@ -21,6 +24,8 @@ FORMATS = ("env", "json")
 )
 def env(c: Context, profile: str | None = None, format: str = "env") -> None:  # noqa: A002 - the flag is --format
     """Print the values of an environment profile from build.yaml."""
+    from .. import environments
+
     p = project(c)
     profile = one("profile", profile, environments.names(p), "a table of every environment")
     if format not in FORMATS:
@@ -34,6 +39,8 @@ def env(c: Context, profile: str | None = None, format: str = "env") -> None:  #
 
 
 def _table(p: Project) -> None:
+    from .. import environments
+
     envs = [environments.get(p, name) for name in environments.names(p)]
     keys: list[str] = []
     for e in envs:
