@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, manifest
 from .atomic import write_json
 from .builder import Options, prepare
 from .errors import ToolError
@@ -44,7 +44,7 @@ _SKIP = {".git", ".build", ".nox", ".venv", "bin", "dist", "node_modules", "__py
 NOOP_REPEAT = 9
 # The no-op rows: the kit's no-op, Go's, and invoke's start-up (what any task costs before it runs).
 NOOP_CASES = {"e": "invoke build (all up to date)", "b": "go build per platform (Go's no-op)",
-              "v": "invoke --version (start-up alone)"}
+              "t": "task, a task per platform (all up to date)", "v": "invoke --version (start-up alone)"}
 # Warm builds take seconds, so one run is at the mercy of whatever else the machine does: the median of a few.
 WARM_REPEAT = 3
 
@@ -66,6 +66,7 @@ class Measure:
 class Report:
     machine: dict[str, Any]
     measures: list[Measure] = field(default_factory=list)
+    not_measured: list[str] = field(default_factory=list)  # peers that are not installed, and why
 
     def get(self, case: str, mode: str) -> Measure | None:
         return next((m for m in self.measures if m.case == case and m.mode == mode), None)
@@ -150,6 +151,23 @@ class Bench:
         if done.returncode != 0:
             raise ToolError(f"bench: invoke --version failed:\n{done.stdout}{done.stderr}")
 
+    def task_peer(self, report: Report) -> Callable[[], None] | None:
+        """Task's run of the matrix, once it built the kit's bytes for every target; None when it is not installed."""
+        from . import peers
+
+        binary = peers.find_task(self.env)
+        if binary is None:
+            report.not_measured.append(f"task: not installed (go install {peers.TASK.spec}, or put it on PATH)")
+            return None
+        peer = peers.TaskPeer(binary, self.work, self.recipe, self.targets, f"{self.project.build.out_dir}-task",
+                              self.env)
+        peer.write()
+        run = peer.runner()
+        run()  # untimed: builds its outputs
+        kit = manifest.load(self.project.out_path())["targets"]
+        peer.check_identical({t: e["sha256"] for t, e in kit.items()})
+        return run
+
     def runner(self, case: str) -> Callable[[], None]:
         return {"a": self.serial_loop, "b": self.per_platform, "c": self.invoke_build("1"),
                 "d": self.invoke_build("8"), "e": self.invoke_build("auto")}[case]
@@ -208,11 +226,16 @@ class Bench:
         go_out = f"{self.project.build.out_dir}-go"
         self.per_platform(go_out)
         runners = {"e": self.invoke_build("auto"), "b": lambda: self.per_platform(go_out), "v": self.invoke_version}
+        task = self.task_peer(report)
+        if task is not None:
+            runners["t"] = task
         runs: dict[str, list[Measure]] = {case: [] for case in runners}
         for _ in range(NOOP_REPEAT):
             for case, run in runners.items():
                 runs[case].append(measure(case, "noop", run))
         for case, label in NOOP_CASES.items():
+            if case not in runs:
+                continue
             best = min(runs[case], key=lambda m: m.wall)
             best.wall = statistics.median(m.wall for m in runs[case])
             report.measures.append(best)
@@ -231,6 +254,10 @@ def verdicts(report: Report) -> list[tuple[str, bool | None, str]]:
     if noop_inv is not None and noop_go is not None:
         out.append(("no-op invoke build under 0.5 s", noop_inv < 0.5, f"{noop_inv:.3f}s"))
         out.append(("no-op faster than Go's own no-op", noop_inv < noop_go, f"{noop_inv:.3f}s vs {noop_go:.3f}s"))
+    noop_task = get("t", "noop")
+    if noop_inv is not None and noop_task is not None:
+        out.append(("no-op invoke build no slower than Task's", noop_inv <= noop_task,
+                    f"{noop_inv:.3f}s vs {noop_task:.3f}s"))
     noop_start = get("v", "noop")
     if noop_inv is not None and noop_start:
         out.append(("no-op invoke build within 1.5x of invoke --version", noop_inv <= 1.5 * noop_start,
@@ -267,6 +294,9 @@ def render(report: Report) -> str:
         text.append("")
         text.append(table(["no-op", f"wall (median of {NOOP_REPEAT})", "CPU"],
                           [[label, f"{m.wall:.3f}s", f"{m.cpu:.2f}s"] for label, m in noop if m], right={1, 2}))
+    if report.not_measured:
+        text.append("")
+        text += [f"not measured: {why}" for why in report.not_measured]
     loads = [m.load for m in report.measures if m.load]
     if loads:
         text.append("")
@@ -294,7 +324,8 @@ def run(project: config.Project, cases: list[str], cold: bool, out: Path,
     finally:
         data = {"machine": report.machine, "measures": [{**asdict(m), "cpu_share": m.cpu_share}
                                                          for m in report.measures],
-                "verdicts": [{"target": n, "met": ok, "measured": f} for n, ok, f in verdicts(report)]}
+                "verdicts": [{"target": n, "met": ok, "measured": f} for n, ok, f in verdicts(report)],
+                "not_measured": report.not_measured}
         write_json(out, data)
         shutil.rmtree(bench_dir, ignore_errors=True)
     return report

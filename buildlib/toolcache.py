@@ -46,6 +46,8 @@ NFPM = GoProgram("nfpm", "github.com/goreleaser/nfpm/v2/cmd/nfpm", "v2.45.2")
 REGISTRY = GoProgram("registry", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2")
 # The docker CLI plugin users' clients carry; Debian's 20.10 client has none.
 BUILDX = GoProgram("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
+# A peer `invoke bench` measures the no-op against: Task, whose up-to-date check hashes its sources.
+TASK = GoProgram("task", "github.com/go-task/task/v3/cmd/task", "v3.54.0")
 # A BuildKit daemon of its own: the shared, remote builder teams run.
 BUILDKITD = GoProgram("buildkitd", "github.com/moby/buildkit/cmd/buildkitd", "v0.34.2", wrap="github.com/moby/buildkit")
 

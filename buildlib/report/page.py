@@ -15,6 +15,7 @@ CASE_NAMES = {
     "c": "invoke build --jobs 1",
     "d": "invoke build --jobs 8",
     "e": "invoke build --jobs auto",
+    "t": "task, a task per platform",
     "v": "invoke --version (start-up)",
 }
 MODE_COLORS = {"cold": "#2f6fb0", "warm": "#d9822b", "fresh": "#7256a8", "noop": "#3f9a5a"}
