@@ -134,22 +134,21 @@ class Bench:
             folder.mkdir(parents=True, exist_ok=True)
             self._go_build(platform, mains, str(folder) + os.sep)
 
+    def _invoke(self, *args: str) -> None:
+        """``invoke ARGS`` in the bench tree, with the kit of this checkout; a failure stops the bench."""
+        env = {**self.env, "PYTHONPATH": os.pathsep.join(
+            p for p in (self.buildlib_root, os.environ.get("PYTHONPATH", "")) if p), "CI": "1"}
+        done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.work, env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ToolError(f"bench: invoke {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
     def invoke_build(self, jobs: str) -> Callable[[], None]:
-        def run() -> None:
-            env = {**self.env, "PYTHONPATH": os.pathsep.join(
-                p for p in (self.buildlib_root, os.environ.get("PYTHONPATH", "")) if p), "CI": "1"}
-            done = subprocess.run([sys.executable, "-m", "invoke", "build", "--jobs", jobs], cwd=self.work,
-                                  env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"bench: invoke build --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
-        return run
+        return lambda: self._invoke("build", "--jobs", jobs)
 
     def invoke_version(self) -> None:
         """Python and invoke starting, and nothing else: the floor of any ``invoke`` command."""
-        done = subprocess.run([sys.executable, "-m", "invoke", "--version"], cwd=self.work, env=self.env,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ToolError(f"bench: invoke --version failed:\n{done.stdout}{done.stderr}")
+        self._invoke("--version")
 
     def task_peer(self, report: Report) -> Callable[[], None] | None:
         """Task's run of the matrix, once it built the kit's bytes for every target; None when it is not installed."""

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from .config import Profile, Project
 from .errors import SelectionError
-from .sections.environments import DEFAULTS, LOG_LEVELS, TYPED_KEYS  # noqa: F401 - this area's names
+from .sections import environments as spec
+from .sections.environments import TYPED_KEYS
 
 SECTION = "environments"
 
@@ -47,7 +48,7 @@ class Environment:
 def _section(project: Project) -> dict[str, dict[str, object]]:
     section = project.extra.get(SECTION)
     if section is None:  # a Project made by hand, not by config.load
-        section = {k: {**v, "env": dict(v["env"])} for k, v in DEFAULTS.items()}  # type: ignore[arg-type]
+        section = spec.SECTION.make_default(SECTION, project.source)  # the defaults config.load would fill in
     return section
 
 

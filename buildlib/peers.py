@@ -10,7 +10,6 @@ the kit for every target; one that is not installed is listed as not measured.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -23,9 +22,10 @@ import yaml
 
 from . import state
 from .errors import ToolError
+from .keys import sha256_file
 from .plan import Recipe
 from .targets import Target
-from .toolcache import TASK, tools_dir
+from .toolcache import TASK, installed
 
 TASKFILE = "Taskfile.bench.yml"
 
@@ -36,12 +36,7 @@ def find_task(environ: dict[str, str] | None = None) -> Path | None:
     found = shutil.which("task", path=env.get("PATH"))
     if found:
         return Path(found)
-    cached = tools_dir(env) / f"{TASK.name}@{TASK.version}" / TASK.name
-    return cached if cached.is_file() and os.access(cached, os.X_OK) else None
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return installed(TASK, env)
 
 
 class TaskPeer:
@@ -60,7 +55,7 @@ class TaskPeer:
         return platform.replace("/", "_")
 
     def output(self, target: Target) -> Path:
-        return self.work / self.out_dir / self._task_name(target.platform) / Path(target.out_rel("x")).name
+        return self.work / target.out_rel(self.out_dir)
 
     def taskfile(self) -> dict[str, Any]:
         """The Taskfile, from the inputs the kit's last build recorded for each target (.build/build-state.json)."""
@@ -72,7 +67,7 @@ class TaskPeer:
             if missing:
                 raise ToolError(f"bench: no inputs recorded for {', '.join(missing)}; run invoke build first")
             sources = sorted({"go.mod", "go.sum", *(f for t in mine for f in recorded[t.id]["files"])})
-            folder = f"{self.out_dir}/{self._task_name(platform)}/"
+            folder = str(Path(mine[0].out_rel(self.out_dir)).parent) + "/"
             argv = [self.recipe.go.path, "build", *self.recipe.flags(), "-o", folder,
                     *sorted({t.main for t in mine})]
             # Only what the recipe sets: the rest of the environment is the bench's, as for the Go loop.
@@ -103,7 +98,7 @@ class TaskPeer:
     def check_identical(self, expected: dict[str, str]) -> None:
         """Every target Task built has the sha256 the kit's manifest gives it; else no time is reported."""
         for t in self.targets:
-            got = _digest(self.output(t)) if self.output(t).is_file() else "missing"
+            got = sha256_file(self.output(t)) if self.output(t).is_file() else "missing"
             if got != expected.get(t.id):
                 raise ToolError(f"bench: task built {t.id} as {got}, the kit as {expected.get(t.id)}: "
                                 "the configurations are not equivalent, so no time is reported")

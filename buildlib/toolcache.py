@@ -60,6 +60,16 @@ def tools_dir(environ: dict[str, str] | None = None) -> Path:
     return Path(cache) / "buildlib" / "tools"
 
 
+def _binary(tool: GoProgram, environ: dict[str, str]) -> Path:
+    return tools_dir(environ) / f"{tool.name}@{tool.version}" / tool.name
+
+
+def installed(tool: GoProgram, environ: dict[str, str] | None = None) -> Path | None:
+    """``tool``'s binary when this machine's tool cache holds it; None otherwise (nothing is built)."""
+    binary = _binary(tool, dict(os.environ if environ is None else environ))
+    return binary if binary.is_file() and os.access(binary, os.X_OK) else None
+
+
 def ensure(tool: GoProgram, environ: dict[str, str] | None = None, echo=None) -> Path:
     """The path of ``tool``'s binary, built with ``go install`` the first time it is asked for.
 
@@ -68,10 +78,11 @@ def ensure(tool: GoProgram, environ: dict[str, str] | None = None, echo=None) ->
     from filelock import FileLock
 
     env = dict(os.environ if environ is None else environ)
-    gobin = tools_dir(env) / f"{tool.name}@{tool.version}"
-    binary = gobin / tool.name
-    if binary.is_file() and os.access(binary, os.X_OK):
-        return binary
+    found = installed(tool, env)
+    if found is not None:
+        return found
+    binary = _binary(tool, env)
+    gobin = binary.parent
     gobin.mkdir(parents=True, exist_ok=True)
     with FileLock(str(gobin) + ".lock"):
         if binary.is_file():

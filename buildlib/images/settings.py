@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import config
 from .. import service as service_mod
-from ..sections.images import BENCH_PARTS, LOCAL, MODES, PUSH_REPOSITORY, PUSH_REPOSITORY_HELP, VARIANTS  # noqa: F401 - this area's names
+from ..sections.images import LOCAL, VARIANTS  # noqa: F401 - LOCAL: this area's name for its users
 from .errors import UnknownVariant
 
 

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 
 from ..config import Project
-from ..sections.monitoring import ALERT_KEYS  # noqa: F401 - this area's names
 
 
 @dataclass(frozen=True)

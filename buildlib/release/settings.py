@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Project
-from ..sections.release import FORMATS  # noqa: F401 - this area's names
 
 
 @dataclass(frozen=True)
