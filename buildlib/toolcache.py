@@ -48,6 +48,10 @@ REGISTRY = GoProgram("registry", "github.com/distribution/distribution/v3/cmd/re
 BUILDX = GoProgram("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
 # A peer `invoke bench` measures the no-op against: Task, whose up-to-date check hashes its sources.
 TASK = GoProgram("task", "github.com/go-task/task/v3/cmd/task", "v3.54.0")
+# The bench's release-builder peer: GoReleaser's `build` of the same matrix, one go build per target.
+GORELEASER = GoProgram("goreleaser", "github.com/goreleaser/goreleaser/v2", "v2.17.0")
+# The bench's image peer: ko, which builds a Go binary into an image on a base without a Dockerfile.
+KO = GoProgram("ko", "github.com/google/ko", "v0.19.1")
 # A BuildKit daemon of its own: the shared, remote builder teams run.
 BUILDKITD = GoProgram("buildkitd", "github.com/moby/buildkit/cmd/buildkitd", "v0.34.2", wrap="github.com/moby/buildkit")
 

@@ -114,13 +114,19 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
 
 @task(help={
     "cases": "which cases to run, comma-separated letters: a (serial loop), b (go build per platform), "
-             "c (--jobs 1), d (--jobs 8), e (--jobs auto); default all",
+             "c (--jobs 1), d (--jobs 8), e (--jobs auto), t (Task), g (GoReleaser); default all "
+             "(a peer that is not installed is listed as not measured)",
     "warm_only": "skip the cold runs (each cold run compiles the standard library for every platform)",
+    "platforms": "build these GOOS/GOARCH platforms instead of build.yaml's, comma-separated "
+                 "(in the bench's copy only)",
     "out": "where to write the JSON figures (default .build/bench.json)",
 })
-def bench(c: Context, cases: str | None = None, warm_only: bool = False, out: str | None = None) -> None:
-    """Measure serial and parallel builds of the matrix, cold and warm, and the no-op build."""
+def bench(c: Context, cases: str | None = None, warm_only: bool = False, platforms: str | None = None,
+          out: str | None = None) -> None:
+    """Measure serial and parallel builds of the matrix against the peers, cold and warm, and the no-op build."""
     from .. import bench as benchmark
+    from ..platforms import KNOWN_PLATFORMS
+    from ..report import history
 
     p = project(c)
     chosen = selection("cases", cases, benchmark.Bench.CASES, "every case") or list(benchmark.Bench.CASES)
@@ -128,13 +134,16 @@ def bench(c: Context, cases: str | None = None, warm_only: bool = False, out: st
     if unknown:
         raise Exit(f"error: unknown bench case(s) {', '.join(unknown)}; "
                    f"valid: {', '.join(benchmark.Bench.CASES)}", code=2)
+    matrix_platforms = selection("platforms", platforms, KNOWN_PLATFORMS, "build.yaml's platforms")
+    odd = [x for x in matrix_platforms or [] if x not in KNOWN_PLATFORMS]
+    if odd:
+        raise Exit(f"error: --platforms: unknown platform(s) {', '.join(odd)}; `go tool dist list` gives "
+                   "the valid GOOS/GOARCH pairs", code=2)
     out = not_blank("out", out, ".build/bench.json")
     path = Path(out) if out else p.root / ".build" / "bench.json"
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,
-                           echo=lambda line: print(line, file=sys.stderr, flush=True))
+                           echo=lambda line: print(line, file=sys.stderr, flush=True), platforms=matrix_platforms)
     print(benchmark.render(report))
-    from ..report import history
-
     history.record("bench", json.loads(path.read_text()), p.root)
     print(f"\nmachine: {report.machine['capacity']}; {report.machine['go']}; figures in {path}")
 

@@ -25,8 +25,12 @@ TARGETS = "valid: healthcheck, server, darwin/arm64, linux/amd64, linux/arm64; l
                                  "leave --profile out for build.profile (release)"),
     (["build", "--version", ""], "--version is empty; give a value or leave it out for build.yaml's "
                                  "project.version"),
-    (["bench", "--cases", ""], "--cases '': an empty value selects nothing; valid: a, b, c, d, e; "
+    (["bench", "--cases", ""], "--cases '': an empty value selects nothing; valid: a, b, c, d, e, t, g; "
                                "leave --cases out for every case"),
+    (["bench", "--platforms", "linux/arm,"], "--platforms linux/arm,: an empty item selects nothing; valid: "
+                                             "aix/ppc64, "),
+    (["bench", "--platforms", "linux/arm,linux/amd46"], "--platforms: unknown platform(s) linux/amd46; `go tool "
+                                                        "dist list` gives the valid GOOS/GOARCH pairs"),
     (["deploy", "--dry-run", "--hosts", ""], f"--hosts '': an empty value selects nothing; {HOSTS}"),
     (["deploy", "--dry-run", "--hosts", "web1,,web2"], f"--hosts web1,,web2: an empty item selects nothing; {HOSTS}"),
     (["deploy", "--dry-run", "--env", " "], "--env ' ': an empty value selects nothing; valid: dev, prod, test; "

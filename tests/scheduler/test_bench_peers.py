@@ -1,7 +1,7 @@
-"""The bench's peers: Task, given the kit's recipe, builds the same bytes and decides "up to date" by its sources.
+"""The bench's peers, given the kit's recipe, build the kit's bytes: Task (which decides "up to date" by its
+sources) in a copy of the built template, GoReleaser in a Gin repository of its own with ARM and Windows targets.
 
-Real Task (built once per machine with `go install`, buildlib.toolcache), real `go build`, in a copy of
-the built tree.
+Real Task and GoReleaser (each built once per machine with `go install`, buildlib.toolcache), real `go build`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from buildtest_helpers import manifest
+from support import REPO, run_invoke
 
 from buildlib import config, peers, toolcache
 from buildlib.builder import Options, prepare
@@ -53,9 +55,51 @@ def test_task_builds_the_kits_bytes_and_builds_again_only_when_a_source_changed(
         peer.check_identical(wrong)
 
 
-def test_a_task_that_is_not_installed_is_not_measured(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tool", [toolcache.TASK, toolcache.GORELEASER])
+def test_a_peer_that_is_not_installed_is_not_measured(tool: toolcache.GoProgram, tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    assert peers.find_task(env) is None
-    (tmp_path / "task").write_text("#!/bin/sh\n")
-    (tmp_path / "task").chmod(0o755)
-    assert peers.find_task(env) == tmp_path / "task"
+    assert peers.find(tool, env) is None
+    (tmp_path / tool.name).write_text("#!/bin/sh\n")
+    (tmp_path / tool.name).chmod(0o755)
+    assert peers.find(tool, env) == tmp_path / tool.name
+
+
+@pytest.mark.slow
+def test_goreleaser_builds_the_kits_bytes_for_arm_and_windows_in_a_repository_of_its_own(tmp_path: Path) -> None:
+    from adopt import ginapps
+
+    binary = toolcache.ensure(toolcache.GORELEASER)
+    app = ginapps.make("multi", tmp_path / "shop")  # cmd/api, cmd/worker, tools/gen
+    dest = app.module_root
+    adopted = run_invoke("init", "--adopt", "--dest", str(dest), cwd=REPO, timeout=600)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    build_yaml = dest / "build.yaml"
+    raw = yaml.safe_load(build_yaml.read_text())
+    # linux/arm: GOARM, which GoReleaser sets to 6 unless told; windows: the .exe it adds itself.
+    raw["platforms"] = ["linux/amd64", "linux/arm", "windows/amd64"]
+    build_yaml.write_text(yaml.safe_dump(raw, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(dest), "CI": "1"}
+    built = run_invoke("build", cwd=dest, env={"PYTHONPATH": str(dest), "CI": "1"}, timeout=1800)
+    assert built.returncode == 0, built.stdout + built.stderr
+    kit = {t: e["sha256"] for t, e in manifest(dest)["targets"].items()}
+
+    project = config.load(build_yaml)
+    recipe = prepare(project, Options(), env)[0]
+    targets = matrix(project)
+    assert {t.platform for t in targets} == {"linux/amd64", "linux/arm", "windows/amd64"}
+    assert len(kit) == len(targets) == 5  # api x 3 platforms; worker and gen for linux/amd64 only
+    peer = peers.GoReleaserPeer(binary, dest, recipe, targets, "bin-goreleaser", env, parallelism=2)
+    peer.write()
+    peer.runner()()
+    assert (dest / "bin-goreleaser/windows_amd64/api.exe").is_file()
+    peer.check_identical(kit)
+
+    # The pin is what makes them equal: GoReleaser's own GOARM builds other bytes for linux/arm.
+    unpinned = peer.config()
+    for build in unpinned["builds"]:
+        build.pop("goarm")
+    (dest / peer.config_name).write_text(yaml.safe_dump(unpinned, sort_keys=False))
+    peer.runner()()
+    with pytest.raises(ToolError, match=r"goreleaser built api:linux/arm as [0-9a-f]{64}, the kit as [0-9a-f]{64}: "
+                                        "the configurations are not equivalent"):
+        peer.check_identical(kit)
