@@ -450,10 +450,10 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
         from .gobuild import Compile
         from .machine import capacity
 
-        steps.extend(preflight.steps(stale))
-        for platform in to_list:
-            steps.append(ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
-                                      deps=("modules",)))
+        listing = [ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
+                                deps=("modules",)) for platform in to_list]
+        steps.extend(preflight.steps(stale, tuple(step.name for step in listing)))
+        steps.extend(listing)
         groups = _compile_groups(stale, ctx.module)
         # Runs of one platform go one after the other (see _compile_groups): platforms is what can overlap.
         par = parallelism(requested, len({g[0].target.platform for g in groups}), capacity())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,3 +176,56 @@ def module_go_files(root: Path, skip: set[str]) -> list[str]:
 
     walk("")
     return sorted(found)
+
+
+# -- what of a .go file decides the packages and files a build takes ---------------------------------
+_DIRECTIVES = ("//go:build", "// +build", "//go:embed")
+_PACKAGE = re.compile(r"\bpackage\s+(\w+)")
+_IMPORT = re.compile(r"\s*(?:;\s*)*import\s*(?:\((?P<group>[^)]*)\)|(?P<one>(?:[\w.]+\s+)?(?:\"[^\"]*\"|`[^`]*`)))")
+_SPEC = re.compile(r"(?:([\w.]+)\s+)?(\"[^\"]*\"|`[^`]*`)")
+
+
+def _without_comments(text: str) -> str:
+    """``text`` with every comment replaced by a space; strings and runes are kept as they are."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "/" and text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif c == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            out.append(" ")
+        elif c in "\"'`":
+            j = i + 1
+            while j < n and text[j] != c and not (c != "`" and text[j] == "\n"):
+                j += 2 if c != "`" and text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def go_header(data: bytes) -> str:
+    """The parts of a .go file that decide which packages and files a build takes and what
+    `go mod tidy` reads: build constraints, the package clause, the imports and ``//go:embed`` lines.
+
+    An edit anywhere else (a function body, a comment) leaves it unchanged, so the checks keyed on
+    it (tidiness, the secret scan of embedded files) need not run again after such an edit.
+    """
+    text = data.decode("utf-8", "replace")
+    directives = [line.strip() for line in text.splitlines() if line.startswith(_DIRECTIVES)]
+    code = _without_comments(text)
+    package = _PACKAGE.search(code)
+    imports: list[str] = []
+    pos = package.end() if package else 0
+    while (found := _IMPORT.match(code, pos)) is not None:
+        specs = found.group("group") if found.group("group") is not None else found.group("one")
+        imports += [f"{alias} {path}".strip() for alias, path in _SPEC.findall(specs)]
+        pos = found.end()
+    return json.dumps([package.group(1) if package else "", directives, imports])

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import procs
 from .errors import BuildlibError
-from .inputs import list_packages, module_go_files, target_inputs
+from .inputs import go_header, list_packages, module_go_files, target_inputs
 from .keys import digest
 
 
@@ -38,6 +38,20 @@ def _go(ctx: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = recipe.env(recipe.project.platforms[0])
     # Through procs: stopped with the build, and never left running after it (see procs).
     return procs.run([recipe.go.path, *args], recipe.root, env, cancel=ctx.cancel, timeout=1800)
+
+
+def _go_headers(root: Path, files: dict[str, str | None]) -> list[tuple[str, str | None]]:
+    """``files`` (path: content hash) with each .go file's hash replaced by its header (inputs.go_header):
+    what the checks keyed on it read of the file, so that editing a function body does not run them again."""
+    out = []
+    for path, value in sorted(files.items()):
+        if path.endswith(".go"):
+            try:
+                value = go_header((root / path).read_bytes())
+            except OSError:
+                value = None
+        out.append((path, value))
+    return out
 
 
 def _modcache_sig(path: str) -> list[int]:
@@ -124,12 +138,13 @@ class TidyCheck(Check):
     weight = 2
 
     def key(self, ctx: Any) -> str:
-        # Tidiness depends on go.mod, go.sum and the imports of every .go file of the module.
+        # Tidiness depends on go.mod, go.sum and the imports (and build constraints) of every .go file
+        # of the module, not on the rest of the code.
         root = ctx.recipe.root
         skip = {ctx.recipe.project.build.out_dir, "vendor", "node_modules"}
         files = module_go_files(root, skip)
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), ctx.recipe.go.version,
-                       sorted(ctx.hashes.many(files).items())])
+                       _go_headers(root, dict.fromkeys(files))])
 
     def run(self, ctx: Any) -> StepNote:
         mode = ctx.recipe.project.build.tidy
@@ -225,9 +240,12 @@ class SecretScan:
     ``go list -deps`` of each main names the EmbedFiles of every package the
     binary links, the module's and its dependencies' (the standard library is
     part of the Go version). The pass is recorded under a key of the targets'
-    input files and settings (not the version stamp), so a rebuild for a new
-    version or a missing output does not scan again; nothing is imported from
-    detect-secrets unless a file must be scanned.
+    input files and settings (not the version stamp): the contents of the files
+    that are not Go, and of each .go file only what decides the packages and the
+    embedded files (imports, build constraints, ``//go:embed`` lines). So a
+    rebuild for a new version, a missing output or an edit of a function body
+    does not scan again; nothing is imported from detect-secrets unless a file
+    must be scanned.
     """
 
     name = "secrets"
@@ -235,23 +253,23 @@ class SecretScan:
     deps = ("modules",)
     weight = 2
 
-    def __init__(self, plans: list[Any]) -> None:
+    def __init__(self, plans: list[Any], listing: tuple[str, ...] = ()) -> None:
         self.plans = sorted(plans, key=lambda p: p.id)
-        # Taken now: the list steps running beside this one update the plans as they go.
-        self.recorded = None if any(p.inputs is None or p.needs_list for p in self.plans) else {
-            p.id: (dict(p.files), dict(p.ignored)) for p in self.plans}
+        # After the `go list` steps of the run (``listing``): then every plan holds its current inputs.
+        self.deps = (*self.deps, *listing)
 
     def _key(self, ctx: Any, files: dict[str, tuple[dict[str, str | None], dict[str, str | None]]]) -> str:
         from .secretscan import rules_version
 
+        root = ctx.recipe.root
         return digest([rules_version(), list(ctx.recipe.project.build.secrets_allow), [
-            [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, sorted(files[p.id][0].items()),
-             sorted(files[p.id][1].items())] for p in self.plans]])
+            [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, files[p.id][0]),
+             _go_headers(root, files[p.id][1])] for p in self.plans]])
 
     def run(self, ctx: Any) -> StepNote:
-        # The recorded inputs are the right list only while no plan asks for a new `go list`.
-        if not ctx.force and self.recorded is not None and ctx.checks_before.get(self.name) == self._key(
-                ctx, self.recorded):
+        current = None if any(p.inputs is None or p.needs_list for p in self.plans) else {
+            p.id: (dict(p.files), dict(p.ignored)) for p in self.plans}
+        if not ctx.force and current is not None and ctx.checks_before.get(self.name) == self._key(ctx, current):
             return StepNote(" - passed before, inputs unchanged")
         embedded, files = self._embedded(ctx)
         note = self._scan(ctx, embedded)
@@ -318,6 +336,6 @@ class SecretScan:
         return note + (f" outside the allow-list ({'; '.join(passed)})" if passed else "")
 
 
-def steps(plans: list[Any]) -> list[Any]:
-    """The checks before the compiles of ``plans`` (the targets to build)."""
-    return [DownloadModules(), TidyCheck(), VerifyModules(), SecretScan(plans)]
+def steps(plans: list[Any], listing: tuple[str, ...] = ()) -> list[Any]:
+    """The checks before the compiles of ``plans`` (the targets to build); ``listing``: the run's `go list` steps."""
+    return [DownloadModules(), TidyCheck(), VerifyModules(), SecretScan(plans, listing)]

@@ -11,6 +11,13 @@ They are named `local/...` because they are not the registry images, only
 equivalents of what the Dockerfile needs from them. Each carries a label with
 a fingerprint of its recipe and inputs; a second run finds the label and skips
 the import, so the task is cheap enough to run before every test run.
+
+Computing that fingerprint lists every file of the host's Go and C toolchain
+(most of a second, on every `image.build --local-bases`). So the image ID each
+check found current is also kept beside the tool cache with the identity of
+its inputs (the dpkg database, GOROOT, busybox, the CA bundle, tzdata and this
+recipe's own source): while none of them changed and the tag still names that
+image, the check is a few stat calls.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import read_json, write_json
 from ..errors import ToolError
+from ..keys import digest
+from ..toolcache import tools_dir
 from .engine import DockerCLI, cli, require_engine
 from .rootfs import Rootfs
 from .settings import LOCAL
@@ -303,30 +313,71 @@ def _import(client: DockerCLI, fs: Rootfs, changes: list[str], tag: str) -> None
         raise ToolError(f"`docker import` of {tag} failed: {err.decode(errors='replace').strip()}")
 
 
+_DPKG_STATUS = "/var/lib/dpkg/status"  # rewritten by every install, upgrade or removal of a package
+
+
+def _stat(path: str) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [0]
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _inputs_key(role: str) -> str:
+    """The identity of what ``role``'s recipe reads from the host: any change there means a full check."""
+    paths = [_DPKG_STATUS, _CA_BUNDLE, __file__, str(Path(__file__).with_name("rootfs.py"))]
+    if role in ("builder", "alpine"):
+        paths.append(shutil.which("busybox") or "/bin/busybox")
+    if role == "distroless":
+        paths.append(_ZONEINFO)
+    parts: list[object] = [RECIPE_VERSION, role]
+    if role == "builder":
+        go = host_go()
+        root = str(go.goroot)
+        paths += [root, f"{root}/VERSION", f"{root}/bin", f"{root}/src", f"{root}/pkg/tool"]
+        parts.append(go.version)
+    return digest([*parts, *((path, _stat(path)) for path in paths)])
+
+
+def _checked_path() -> Path:
+    return tools_dir().parent / "local-bases.json"
+
+
 def ensure(roles: tuple[str, ...] = ROLES, force: bool = False,
            log: Callable[[str], None] = lambda line: None) -> list[BaseResult]:
     """Make the local base images of ``roles`` unless they are already up to date."""
     require_engine()
     client = cli()
     results = []
+    checked = read_json(_checked_path(), {})
     for role in roles:
         start = time.monotonic()
         tag = local_tag(role)
+        inputs = _inputs_key(role)
+        old_id, old_content = _current(client, tag)
+        seen = checked.get(tag) or {}
+        if not force and old_id and seen.get("inputs") == inputs and seen.get("id") == old_id:
+            results.append(BaseResult(role, tag, "up to date", int(seen.get("size", 0)), time.monotonic() - start))
+            continue
         fs, changes, summary = _RECIPES[role]()
         packages = _package_versions("busybox-static", "ca-certificates", "tzdata")
         content = fs.digest(RECIPE_VERSION, *changes)
         labels = [f"LABEL {CONTENT_LABEL}={content}",
                   f'LABEL org.buildlib.base.recipe="{summary}"',
                   f'LABEL org.buildlib.base.packages="{packages}"']
-        old_id, old_content = _current(client, tag)
         if not force and old_content == content:
-            results.append(BaseResult(role, tag, "up to date", fs.size(), time.monotonic() - start))
-            continue
-        log(f"importing {tag}: {summary}")
-        _import(client, fs, [*changes, *labels], tag)
-        if old_id:  # the replaced image is untagged now; a container still using it keeps it
-            client.run("image", "rm", old_id, check=False)
-        results.append(BaseResult(role, tag, "built", fs.size(), time.monotonic() - start))
+            status = "up to date"
+        else:
+            log(f"importing {tag}: {summary}")
+            _import(client, fs, [*changes, *labels], tag)
+            if old_id:  # the replaced image is untagged now; a container still using it keeps it
+                client.run("image", "rm", old_id, check=False)
+            status = "built"
+        new_id, _ = _current(client, tag) if status == "built" else (old_id, None)
+        checked[tag] = {"inputs": inputs, "id": new_id, "size": fs.size()}
+        write_json(_checked_path(), checked)
+        results.append(BaseResult(role, tag, status, fs.size(), time.monotonic() - start))
     return results
 
 

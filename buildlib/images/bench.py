@@ -7,11 +7,17 @@ tree is never touched) and tags its images REPO-bench:*, removed at the end.
   rebuild   in-docker rebuild after one .go file changed: with cache mounts vs without
   parallel  all variants after a change: built at once vs one after another
   repro     the scratch variant built twice from a clean cache (--no-cache): same image ID?
+  ko        after a one-file edit, `invoke image.build --mode prebuilt` (one command: it builds the
+            stale binary, then the image) against ko on the same base, run after run
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import config
+from .. import config, manifest
+from ..errors import ToolError
 from . import build
 from . import settings as settings_mod
 from .check import check_variant
@@ -28,6 +35,8 @@ from .settings import VARIANTS, ImageSettings
 
 _SKIP = {".git", ".nox", ".build", "bin", ".ruff_cache", "__pycache__", ".pytest_cache"}
 BENCH_LABEL = "org.buildlib.bench=1"
+KO_ROUNDS = 5  # each a few seconds: the median of several, the tools alternating
+KO_VARIANT = "distroless"  # ko's own kind of base: a static binary on a minimal root
 
 
 @contextmanager
@@ -108,8 +117,63 @@ def bench(s: ImageSettings, parts: tuple[str, ...], local_bases: bool, touch_fil
                     ids.append(built[0].image_id)
                 res["normalised" if normalised else "as_built"] = {"ids": ids, "same": ids[0] == ids[1]}
             out["repro"] = res
+        if "ko" in parts:
+            out["ko"] = against_ko(ws, local_bases, touch_file, log)
         _cleanup(ws)
     return out
+
+
+def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The prebuilt image after an edit, as a user types it, against ko on the same base; medians of KO_ROUNDS."""
+    from ..builder import Options as BuildOptions
+    from ..builder import prepare
+    from ..peers import find
+    from ..toolcache import KO
+    from .kopeer import KoPeer
+
+    binary = find(KO)
+    if binary is None:
+        return {"not_measured": f"ko: not installed (go install {KO.spec}, or put it on PATH)"}
+    repository = f"{ws.repository}-bench"
+    kit_root = str(Path(__file__).resolve().parent.parent.parent)
+    env = {**os.environ, "CI": "1", "PYTHONPATH": os.pathsep.join(p for p in (kit_root, os.environ.get(
+        "PYTHONPATH", "")) if p)}
+    argv = [sys.executable, "-m", "invoke", "image.build", "--mode", "prebuilt", "--variant", KO_VARIANT,
+            "--repository", repository, "--label", BENCH_LABEL, *(["--local-bases"] if local_bases else [])]
+
+    def kit() -> None:
+        done = subprocess.run(argv, cwd=ws.root, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ToolError(f"bench: {' '.join(argv[2:])} failed:\n{done.stdout}{done.stderr}")
+
+    service = ws.service.binary
+    recipe = prepare(ws.project, BuildOptions(), env)[0]
+    base = build._base_refs(ws, build.Options(variants=(KO_VARIANT,), local_bases=local_bases))[KO_VARIANT]
+    assert base is not None
+    ko = KoPeer(binary, ws.root, recipe, ws.project.binaries[service].main, service, ws.platform, base,
+                f"{repository}-ko", env)
+    runs: dict[str, list[float]] = {"kit": [], "ko": []}
+    try:
+        kit()  # untimed: the binary, the image (its base made if missing) and the engine's cache as an edit finds them
+        ko.write()
+        ko.runner()()
+        for _ in range(KO_ROUNDS):
+            for name, run in (("kit", kit), ("ko", ko.runner())):
+                touch(ws.root, touch_file)
+                start = time.monotonic()
+                run()
+                runs[name].append(time.monotonic() - start)
+        # Go's build ID follows the main package's source, so the kit builds once more from the
+        # source ko built last: the two binaries must then be the same, byte for byte.
+        kit()
+        kit_sha = manifest.load(ws.project.out_path())["targets"][f"{service}:{ws.platform}"]["sha256"]
+        ko.check_identical(kit_sha)
+    finally:
+        ko.clean()
+    kit_s, ko_s = statistics.median(runs["kit"]), statistics.median(runs["ko"])
+    log(f"ko: image.build --mode prebuilt {kit_s:.2f}s, ko build {ko_s:.2f}s (medians of {KO_ROUNDS})")
+    return {"kit": kit_s, "ko": ko_s, "ratio": kit_s / ko_s, "rounds": runs, "variant": KO_VARIANT, "base": base,
+            "ko_version": KO.version}
 
 
 def _cleanup(ws: ImageSettings) -> None:
@@ -151,4 +215,13 @@ def markdown(result: dict[str, Any]) -> str:
             ids = " / ".join(i[7:19] for i in r["ids"])
             lines.append(f"| {name.replace('_', ' ')} | {ids} | {'yes' if r['same'] else 'no'} |")
         lines.append("")
+    if "ko" in result:
+        r = result["ko"]
+        if "not_measured" in r:
+            lines += [f"not measured: {r['not_measured']}", ""]
+        else:
+            lines += [f"| image after one .go edit ({r['variant']} base, median of {KO_ROUNDS}) | time |", "|---|---:|",
+                      f"| invoke image.build --mode prebuilt | {r['kit']:.2f} s |",
+                      f"| ko build --local {r['ko_version']} | {r['ko']:.2f} s |",
+                      f"| ratio (target ≤ 1.2) | {r['ratio']:.2f} |", ""]
     return "\n".join(lines)

@@ -166,10 +166,20 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     refs = _base_refs(settings, opts)
     roles = needed_roles(opts.variants, mode)
     local_roles = tuple(r for r in roles if refs[r] == bases.local_tag(r))
-    if local_roles:
-        for r in bases.ensure(local_roles):
+
+    def engine_side() -> None:
+        require_engine()
+        for r in bases.ensure(local_roles) if local_roles else []:
             if r.status == "built":
                 log(f"made local base image {r.tag} in {r.seconds:.1f}s")
+
+    # The engine's checks and the local bases meanwhile, in prebuilt mode the binaries here (in the
+    # main thread, so that Ctrl-C stops their go processes as it stops `invoke build`'s).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ready = pool.submit(engine_side)
+        if mode == "prebuilt":
+            prebuilt.build_current(settings, opts.platforms, log)
+        ready.result()
     if mode == "in-docker" and refs["builder"] == bases.local_tag("builder"):
         _check_local_builder(settings, refs["builder"])
     seed = opts.seed_modules
@@ -179,8 +189,6 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     if seeded:
         _, count, size = modseed.seed(settings.root)
         log(f"seeded the module cache from the host: {count} modules, {size / 1e6:.1f} MB")
-    if mode == "prebuilt":
-        prebuilt.build_current(settings, opts.platforms, log)
     st = prebuilt.stamp(settings, opts.platforms) if mode == "prebuilt" else stamp(
         settings.root, settings.project.project.version, override=opts.version)
     args = {
@@ -278,9 +286,8 @@ def _build_one(p: Plan, client: DockerCLI, variant: str) -> Built:
 
 def build(settings: ImageSettings, opts: Options, log: Callable[[str], None] = print) -> list[Built]:
     """Build ``opts.variants``; the first failure is raised after the other builds end."""
-    require_engine()
-    client = cli()
     p = plan(settings, opts, log)
+    client = cli()
     how = "in parallel" if p.jobs > 1 and len(opts.variants) > 1 else "one after another"
     log(f"building {', '.join(opts.variants)} ({p.mode}, {how}) with {client.how}")
 

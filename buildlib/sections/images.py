@@ -9,7 +9,7 @@ from ..schema import SECTION_DEFAULTS, Bool, Field, ListOf, Nullable, OneOf, Rec
 VARIANTS: tuple[str, ...] = ("alpine", "distroless", "scratch")
 MODES: tuple[str, ...] = ("in-docker", "prebuilt")
 # The parts of `invoke image.bench` (here, so the task list need not import the bench).
-BENCH_PARTS: tuple[str, ...] = ("sizes", "rebuild", "parallel", "repro")
+BENCH_PARTS: tuple[str, ...] = ("sizes", "rebuild", "parallel", "repro", "ko")
 # "local" in bases means: the image `invoke image.bases` makes from Debian packages.
 LOCAL = "local"
 

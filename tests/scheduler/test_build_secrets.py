@@ -83,3 +83,49 @@ def test_template_build_passes_the_scan(built_tree: Path) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", state["checks"]["secrets"])
     manifest = json.loads((built_tree / "bin" / "manifest.json").read_text())
     assert len(manifest["targets"]) == 6
+
+
+def _tidy_note(stderr: str) -> str:
+    line = next(line for line in stderr.splitlines() if "done   check go.mod/go.sum are tidy (" in line)
+    return line.split("s)", 1)[1]
+
+
+def test_a_function_body_edit_repeats_neither_tidy_nor_the_scan_but_imports_and_embeds_do(tmp_path: Path) -> None:
+    """Both checks read of a .go file only its imports, build constraints and //go:embed lines."""
+    tree = copy_sources(tmp_path / "tree")
+    first = run_invoke("build", *ONLY, cwd=tree, env={"CI": "1"})
+    assert first.returncode == 0, first.stderr
+    assert scan_note(first.stderr) == "4 embedded file(s), no secret"
+
+    def build() -> str:
+        done = run_invoke("build", *ONLY, cwd=tree, env={"CI": "1"})
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert re.search(r"^server:linux/amd64\s+built", done.stdout, re.M), done.stdout
+        return done.stderr
+
+    router = tree / "internal/server/router.go"
+    text = router.read_text()
+    # A new line inside a function body (and a comment naming an import): the binary changes, the checks stand.
+    router.write_text(text.replace("\nfunc ", '\n// import "os"\nfunc ', 1) + "\nfunc unused() int { return 42 }\n")
+    body = build()
+    assert scan_note(body) == "passed before, inputs unchanged"
+    assert _tidy_note(body) == " - passed before, inputs unchanged"
+
+    # A new import: a package joins the binary (its embedded files might too), and go.mod might be untidy.
+    router.write_text(router.read_text().replace('\t"errors"\n', '\t"errors"\n\t"hash/crc32"\n', 1)
+                      + "\nvar _ = crc32.ChecksumIEEE\n")
+    imported = build()
+    assert scan_note(imported) == "4 embedded file(s), no secret"
+    assert _tidy_note(imported) == ""
+
+    # Another //go:embed line takes in more files: scanned again.
+    web = tree / "web/web.go"
+    web.write_text(web.read_text().replace("//go:embed templates static", "//go:embed templates static web.go"))
+    embedded = build()
+    assert scan_note(embedded) == "5 embedded file(s), no secret"
+
+    # A new file in an embedded directory joins the binary without any .go change: scanned, and refused.
+    (tree / "web/static/deploy-key.pem").write_text(KEY)
+    refused = run_invoke("build", *ONLY, cwd=tree, env={"CI": "1"})
+    assert refused.returncode != 0
+    assert "web/static/deploy-key.pem: Private Key (line 1)" in refused.stderr, refused.stderr
