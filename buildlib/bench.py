@@ -1,6 +1,7 @@
 """``invoke bench``: serial versus parallel builds of the target matrix, measured in one run.
 
-Cases, each cold (Go build cache emptied) and warm (cache kept, outputs removed):
+Cases, each cold (Go build cache emptied), warm (cache kept, outputs removed) and
+after an edit (outputs kept, one .go file of the first binary's main package changed):
 
   (a) a serial loop, one ``go build`` per target
   (b) one ``go build`` per platform (Go's own parallelism across the binaries)
@@ -58,7 +59,7 @@ WARM_REPEAT = 3
 @dataclass
 class Measure:
     case: str
-    mode: str        # cold | warm | noop
+    mode: str        # cold | warm | edit | fresh | noop
     wall: float
     cpu: float       # user+sys seconds of all child processes
     load: float = 0.0  # 1-minute load average when it ended: other work on the machine skews the figures
@@ -127,6 +128,7 @@ class Bench:
         self.buildlib_root = str(Path(__file__).resolve().parent.parent)
         self.peers: dict[str, peers.Peer] = {}
         self.expected: dict[str, str] = {}  # the kit's sha256 of each target, which every peer must match
+        self.edited: dict[Path, bytes] = {}
 
     # -- what is measured ---------------------------------------------------
     def _go_build(self, platform: str, mains: list[str], out: str) -> None:
@@ -214,6 +216,21 @@ class Bench:
         if state_too:
             (self.work / ".build" / "build-state.json").unlink(missing_ok=True)
 
+    def edit(self) -> None:
+        """A change to one .go file of the first binary's main package: new content, as an edit makes."""
+        main = self.work / self.targets[0].main
+        first = sorted(f for f in main.glob("*.go") if not f.name.endswith("_test.go"))[0]
+        self.edited.setdefault(first, first.read_bytes())
+        with open(first, "a", encoding="utf-8") as fh:
+            fh.write(f"\n// bench edit {time.time_ns()}\n")
+
+    def undo_edits(self) -> None:
+        """The edited files as they were: Go's build ID follows the source, and the peers' binaries are
+        checked against the kit's of the original source."""
+        for path, text in self.edited.items():
+            path.write_bytes(text)
+        self.edited.clear()
+
     def empty_cache(self) -> None:
         shutil.rmtree(self.gocache, ignore_errors=True)
         self.gocache.mkdir(parents=True)
@@ -232,6 +249,9 @@ class Bench:
                 self.runner(case)()  # untimed: warms the Go cache (and the build state)
             # Warm: Go's cache and the tool's state as the last run left them, its outputs removed.
             report.measures.append(self.repeated(case, "warm", lambda case=case: self.reset(case, state_too=False)))
+            self.runner(case)()  # untimed: its outputs back, so that an edit finds them
+            report.measures.append(self.repeated(case, "edit", self.edit))
+            self.undo_edits()
         if "e" in cases:
             # Warm Go cache but a fresh checkout: no .build/ state, so go list and every check run.
             report.measures.append(self.repeated("e", "fresh", self.clean_outputs))
@@ -248,7 +268,7 @@ class Bench:
     def timed(self, case: str, mode: str) -> Measure:
         self.echo(f"bench: {self.CASES[case]}, {mode} ...")
         m = measure(case, mode, self.runner(case))
-        if case in self.peers:
+        if case in self.peers and mode != "edit":
             self.peers[case].check_identical(self.expected)
         self.echo(f"bench: {self.CASES[case]}, {mode}: {m.wall:.2f}s wall, {m.cpu:.1f}s CPU, load {m.load:.1f}")
         return m
@@ -320,6 +340,11 @@ def verdicts(report: Report) -> list[tuple[str, bool | None, str]]:
             best = min(others, key=lambda c: others[c])
             out.append((f"{mode} --jobs auto no slower than the best of ({'), ('.join(others)})",
                         kit <= others[best], f"{kit / others[best]:.2f}x of ({best})"))
+    edit_loop = min((w for w in (get("a", "edit"), get("b", "edit")) if w), default=None)
+    edit_kit = get("e", "edit")
+    if edit_loop and edit_kit:
+        out.append(("one file edited: within 1.05x of the go loop", edit_kit <= 1.05 * edit_loop,
+                    f"{edit_kit / edit_loop:.2f}x ({edit_kit:.2f}s vs {edit_loop:.2f}s)"))
     loop = min((w for w in (get("a", "warm"), get("b", "warm")) if w), default=None)
     fresh = get("e", "fresh")
     if loop and fresh:
@@ -332,17 +357,18 @@ def render(report: Report) -> str:
     rows = []
     for case, label in Bench.CASES.items():
         cells = [label]
-        for mode in ("cold", "warm"):
+        for mode in ("cold", "warm", "edit"):
             m = report.get(case, mode)
-            cells += [f"{m.wall:.1f}s", f"{m.cpu:.1f}s ({m.cpu_share * 100 / report.machine['cpus']:.0f}%)"] \
-                if m else ["-", "-"]
-        rows.append(cells)
+            cells += [f"{m.wall:.2f}s" if mode == "edit" else f"{m.wall:.1f}s",
+                      f"{m.cpu:.1f}s ({m.cpu_share * 100 / report.machine['cpus']:.0f}%)"] if m else ["-", "-"]
+        if any(cell != "-" for cell in cells[1:]):
+            rows.append(cells)
     fresh = report.get("e", "fresh")
     if fresh:
         rows.append(["(e) --jobs auto, warm GOCACHE, no .build/ state", "-", "-", f"{fresh.wall:.1f}s",
-                     f"{fresh.cpu:.1f}s ({fresh.cpu_share * 100 / report.machine['cpus']:.0f}%)"])
-    text = [table(["case", "cold wall", "cold CPU (use)", f"warm wall (median of {WARM_REPEAT})", "warm CPU (use)"],
-                  rows, right={1, 2, 3, 4})]
+                     f"{fresh.cpu:.1f}s ({fresh.cpu_share * 100 / report.machine['cpus']:.0f}%)", "-", "-"])
+    text = [table(["case", "cold wall", "cold CPU (use)", f"warm wall (median of {WARM_REPEAT})", "warm CPU (use)",
+                   f"one file edited (median of {WARM_REPEAT})", "edit CPU"], rows, right={1, 2, 3, 4, 5, 6})]
     noop = [(label, report.get(case, "noop")) for case, label in NOOP_CASES.items()]
     if any(m for _, m in noop):
         text.append("")
