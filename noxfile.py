@@ -60,7 +60,7 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Measure serial vs parallel Go builds, cold and warm: nox -s bench -- --cases b,e --warm-only."""
+    """Measure the Go builds against go loops, Task and GoReleaser: nox -s bench -- --cases b,e,t --warm-only."""
     run_task(session, "bench")
 
 
@@ -78,7 +78,7 @@ def size_check(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def image_bench(session: nox.Session) -> None:
-    """Measure image sizes, cache-mount rebuilds, parallel builds, reproducibility: nox -s image_bench."""
+    """Measure image sizes, rebuilds, parallel builds, reproducibility, ko: nox -s image_bench -- --only ko."""
     run_task(session, "image.bench")
 
 
@@ -86,4 +86,4 @@ def image_bench(session: nox.Session) -> None:
 def deploy_bench(session: nox.Session) -> None:
     """Roll a release out to 3 systemd hosts under load, per unit profile: nox -s deploy_bench -- --rate 100."""
     install_project(session)
-    session.run("python", "-m", "buildlib.deploy.bench", *session.posargs)
+    session.run("python", "-m", "buildlib.bench.deploy", *session.posargs)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import manifest, procs, state
-from .config import Project, go_module_path
+from . import layout, manifest, procs, state
+from .config import Project, go_module_path, parse_jobs
 from .errors import BuildlibError, OutputError
 from .gotool import check_version, find_go, probe
 from .keys import FileHashes
@@ -32,7 +32,7 @@ from .locks import Locks
 from .plan import ListPackages, Plan, Recipe, plan_target
 from .progress import Display
 from .stamp import stamp
-from .targets import Target, matrix, parse_jobs, select
+from .targets import Target, matrix, select
 
 if TYPE_CHECKING:
     from . import scheduler
@@ -207,7 +207,7 @@ class Context:
         return [self.recipe.root / state.FILENAME, manifest.path(self.recipe.project.out_path())]
 
 
-class Record:
+class RecordStep:
     """Post step: record skipped targets, the passed checks and this run's figures."""
 
     name = "record"
@@ -255,7 +255,7 @@ def output_error(exc: OSError, root: Path, recorded: bool = True, what: list[Pat
     elif exc.filename:
         where = _shown(exc.filename, root)
     else:
-        where = " or ".join(_shown(p, root) for p in what or [root / ".build"])
+        where = " or ".join(_shown(p, root) for p in what or [root / layout.BUILD_DIR])
     folder = " ".join(_shown(Path(root / w).parent, root) for w in where.split(" or "))
     advice = {
         errno.ENOSPC: f"free space (df -h {folder}) and run again",
@@ -289,7 +289,7 @@ def check_outputs(project: Project, stale: list[Plan]) -> None:
                           f"away (mv {_shown(manifest_path, root)} {_shown(manifest_path, root)}.old) and run again")
     if not stale:
         return  # a no-op build writes nothing, so a read-only checkout may run it
-    dirs = {project.out_path(), root / ".build"} | {(root / p.target.out_rel(project.build.out_dir)).parent
+    dirs = {project.out_path(), root / layout.BUILD_DIR} | {(root / p.target.out_rel(project.build.out_dir)).parent
                                                    for p in stale}
     for folder in sorted(dirs):
         blocked = _writable(folder)
@@ -471,7 +471,7 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
             compile_names.append(step.name)
             last_of[platform] = step.name
             steps.append(step)
-        record = Record(tuple(compile_names), plans, go_memo)
+        record = RecordStep(tuple(compile_names), plans, go_memo)
         steps.append(record)
         display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
         def finished(step: Any, outcome: scheduler.Outcome) -> None:
@@ -484,7 +484,7 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
         finally:
             display.close()
     else:
-        Record((), plans, go_memo).run(ctx)
+        RecordStep((), plans, go_memo).run(ctx)
     for o in outcomes.values():
         # An output that cannot be written is the machine's problem: a sentence, not a traceback.
         if o.error is not None and isinstance(o.error.cause, OSError):

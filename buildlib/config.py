@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, SelectionError
 from .platforms import KNOWN_PLATFORMS
 from .schema import (
     SECTION_DEFAULTS,
@@ -58,6 +58,14 @@ def jobs_value(value: object) -> int | str:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_JOBS:
         raise ValueError(f'"{value}" is not {JOBS_RULE}')
     return int(text)
+
+
+def parse_jobs(value: object) -> int | str:
+    """``--jobs``: the rule of build.jobs (``jobs_value``); anything else is an error, never a hang."""
+    try:
+        return jobs_value(value)
+    except ValueError as exc:
+        raise SelectionError(f"--jobs {exc}") from exc
 
 
 class Jobs(Schema):

@@ -40,7 +40,7 @@ class CompileError(BuildlibError):
 
 
 @dataclass
-class Built:
+class CompileResult:
     """What one compile step did."""
 
     built: list[Plan] = field(default_factory=list)
@@ -100,8 +100,8 @@ class Compile:
         # knows them, else its binaries.
         self.weight = 10 + max(len(plans), len(set().union(*(p.packages for p in plans))))
 
-    def run(self, ctx: Any) -> Built:
-        result = Built()
+    def run(self, ctx: Any) -> CompileResult:
+        result = CompileResult()
         todo = [p for p in self.plans if p.stale]
         result.skipped = [p for p in self.plans if not p.stale]
         if not todo:
@@ -128,7 +128,7 @@ class Compile:
                 self._build(ctx, todo, result)
         return result
 
-    def _build(self, ctx: Any, todo: list[Plan], result: Built) -> None:
+    def _build(self, ctx: Any, todo: list[Plan], result: CompileResult) -> None:
         failed = self._go_build(ctx, todo, result)
         if failed and len(todo) > 1:
             # One broken binary must not cost the others their build, and each error should name
@@ -138,7 +138,7 @@ class Compile:
             raise CompileError(", ".join(p.target.binary for p, _ in failed), self.platform,
                                "\n".join(dict.fromkeys(text for _, text in failed)))
 
-    def _go_build(self, ctx: Any, todo: list[Plan], result: Built) -> list[tuple[Plan, str]]:
+    def _go_build(self, ctx: Any, todo: list[Plan], result: CompileResult) -> list[tuple[Plan, str]]:
         """One ``go build`` of ``todo`` into a temporary directory; install what it produced."""
         recipe = ctx.recipe
         out_dir = (recipe.root / todo[0].target.out_rel(ctx.out_dir_rel)).parent

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,13 @@ def find_go(root: Path) -> str:
         raise ToolError(f"no `go` on PATH; this module needs {want}: install it from the Go downloads page "
                         "and put its bin directory (e.g. /usr/local/go/bin) on PATH")
     return found
+
+
+def run(root: Path, *args: str, timeout: float = 900,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``go ARGS`` in ``root``, output captured as text; a missing Go is a ToolError saying which one to install."""
+    return subprocess.run([find_go(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
 def _env_files(environ: dict[str, str]) -> list[str]:

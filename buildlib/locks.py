@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from . import layout
 from .procs import pid_exists
 
-LOCK_DIR = ".build/locks"
+LOCK_DIR = layout.LOCKS
 # How often a waiting run repeats what it is waiting for.
 _REMIND_S = 15.0
 

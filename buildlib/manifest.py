@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .atomic import read_json, write_json
 
 SCHEMA = 1
-FILENAME = "manifest.json"
+FILENAME = layout.MANIFEST
 
 
 def path(out_dir: Path) -> Path:

@@ -35,12 +35,13 @@ import threading
 import time
 from pathlib import Path
 
+from . import layout
 from .errors import BuildlibError, ToolError
 
 REAPER = Path(__file__).resolve().with_name("reaper.py")
 TMP_PREFIX = ".tmp-"
 # Where go's own temporary files go ($WORK), per run: .build/tmp/.tmp-<pid>-<n>.
-GO_TMP = ".build/tmp"
+GO_TMP = layout.GO_TMP
 STOP_GRACE_S = 3.0
 
 _guard = threading.Lock()

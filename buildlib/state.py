@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import manifest
+from . import layout, manifest
 from .atomic import read_json, write_json
 from .locks import Locks
 
 SCHEMA = 1
-FILENAME = ".build/build-state.json"
+FILENAME = layout.STATE
 
 
 def load(root: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .config import Project, jobs_value
+from .config import Project
 from .errors import SelectionError
 
 SELECTOR_HELP = "a selector is BINARY, BINARY:GOOS/GOARCH or GOOS/GOARCH, comma-separated"
@@ -83,10 +83,3 @@ def select(targets: list[Target], selectors: str | None) -> list[Target]:
         chosen |= hits
     return sorted(chosen)
 
-
-def parse_jobs(value: object) -> int | str:
-    """``--jobs``: the rule of build.jobs (``config.jobs_value``); anything else is an error, never a hang."""
-    try:
-        return jobs_value(value)
-    except ValueError as exc:
-        raise SelectionError(f"--jobs {exc}") from exc

@@ -27,6 +27,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Fixtures that reach the Docker engine (containers, images, builds). A test that uses one, directly or
+# through another fixture, needs the engine and carries the `docker` marker: `pytest -m "not docker"`
+# runs what needs none. Tests that call docker themselves are marked where they are written.
+ENGINE_FIXTURES = frozenset({"docker_client", "local_bases", "lab_image", "lab_hosts", "variants", "pushed",
+                             "buildx_config"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     """The repository under test."""

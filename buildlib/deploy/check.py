@@ -35,7 +35,7 @@ class CheckError(BuildlibError):
 
 
 @dataclass(frozen=True)
-class Finding:
+class CheckFinding:
     profile: str
     file: str
     check: str
@@ -152,7 +152,7 @@ def _self_signed(folder: Path, domain: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding]:
+def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[CheckFinding]:
     """Every check of one profile's rendering in ``folder``."""
     name = service_unit(cfg, profile)
     service = folder / name
@@ -162,24 +162,24 @@ def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[Finding
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as tmp:
         ok, out = verify_units(cfg, folder, Path(tmp))
         units = " ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".service", ".socket")))
-        found.append(Finding(profile, name, "systemd-analyze verify", ok, out or f"clean: {units}"))
+        found.append(CheckFinding(profile, name, "systemd-analyze verify", ok, out or f"clean: {units}"))
         score, rating, report = exposure(service)
         limit = cfg.security[profile]
         most = costs(report)
-        found.append(Finding(profile, name, "exposure", score <= limit,
-                             f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"
-                             + (f"; costs most: {most}" if most else "")))
+        found.append(CheckFinding(profile, name, "exposure", score <= limit,
+                                  f"{score:.1f} {rating} (threshold {limit:.1f}, deploy.security.{profile})"
+                                  + (f"; costs most: {most}" if most else "")))
         ok, out = nginx_test(cfg, folder / SITE_FILE, Path(tmp))
-        found.append(Finding(profile, SITE_FILE, "nginx -t", ok, out or "syntax ok"))
+        found.append(CheckFinding(profile, SITE_FILE, "nginx -t", ok, out or "syntax ok"))
     return found
 
 
-def check(cfg: DeployConfig, rendered: Path) -> list[Finding]:
+def check(cfg: DeployConfig, rendered: Path) -> list[CheckFinding]:
     """Check ``rendered/<profile>/`` for every profile that fits the app."""
     return [f for p in cfg.profiles for f in check_profile(cfg, p, rendered / p)]
 
 
-def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
+def check_code(cfg: DeployConfig, root: Path, main: str) -> list[CheckFinding]:
     """What build.yaml says about the app against what its code (``main`` and its packages) does."""
     from ..errors import SelectionError
     from ..template.detect import detect
@@ -187,54 +187,55 @@ def check_code(cfg: DeployConfig, root: Path, main: str) -> list[Finding]:
     try:
         facts = detect(root, main)
     except (SelectionError, ToolError) as exc:
-        return [Finding("app", "code", "read the code", True, f"not read ({exc})", skipped=True)]
+        return [CheckFinding("app", "code", "read the code", True, f"not read ({exc})", skipped=True)]
     found = []
     routes = {str(s.value): s.where for s in facts.routes}
     path = cfg.health.path
     if path in routes:
-        found.append(Finding("app", "code", "health route", True, f"{path} is served ({routes[path]})"))
+        found.append(CheckFinding("app", "code", "health route", True, f"{path} is served ({routes[path]})"))
     elif path in facts.url_paths:
         # Registered through a helper of the app's own (not a literal r.GET): the path is there.
-        found.append(Finding("app", "code", "health route", True, f"{path} is in the code "
-                             f"({facts.url_paths[path]})"))
+        found.append(CheckFinding("app", "code", "health route", True, f"{path} is in the code "
+                                  f"({facts.url_paths[path]})"))
     elif routes:
         shown = ", ".join(sorted(routes)[:8]) + (", ..." if len(routes) > 8 else "")
-        found.append(Finding("app", "code", "health route", False,
-                             f"{path} (deploy.health.path / service.health) is served by no route of {main}; its "
-                             f"routes: {shown}. Name one of them, or add the route"))
+        found.append(CheckFinding("app", "code", "health route", False,
+                                  f"{path} (deploy.health.path / service.health) is served by no route of {main}; its "
+                                  f"routes: {shown}. Name one of them, or add the route"))
     else:
-        found.append(Finding("app", "code", "health route", True, "no route path is written as a literal in the "
-                             "code (built at run time?): the health gate is the test", skipped=True))
+        found.append(CheckFinding("app", "code", "health route", True, "no route path is written as a literal in the "
+                                  "code (built at run time?): the health gate is the test", skipped=True))
     if facts.port and facts.port.value != cfg.port and not facts.port_from_env:
-        found.append(Finding("app", "code", "port", False, f"the code listens on :{facts.port.value} "
-                             f"({facts.port.where}) but service.port is {cfg.port}; make them agree"))
+        found.append(CheckFinding("app", "code", "port", False, f"the code listens on :{facts.port.value} "
+                                  f"({facts.port.where}) but service.port is {cfg.port}; make them agree"))
     elif facts.port_from_env and cfg.port_env and facts.port_from_env.value != cfg.port_env:
-        found.append(Finding("app", "code", "port", False, f"the code reads its port from "
-                             f"${facts.port_from_env.value} ({facts.port_from_env.where}) but service.port_env is "
-                             f"{cfg.port_env}; each instance would listen elsewhere than nginx sends to"))
+        found.append(CheckFinding("app", "code", "port", False, f"the code reads its port from "
+                                  f"${facts.port_from_env.value} ({facts.port_from_env.where}) but service.port_env is "
+                                  f"{cfg.port_env}; each instance would listen elsewhere than nginx sends to"))
     elif "hardened" in cfg.profiles and facts.port and not facts.port_from_env:
-        found.append(Finding("app", "code", "port", False, f"the code listens on the fixed :{facts.port.value} "
-                             f"({facts.port.where}) and reads no port variable, so the hardened profile's second "
-                             f"instance cannot start; read ${cfg.port_env} in the code or set service.port_env: null"))
+        found.append(CheckFinding("app", "code", "port", False, f"the code listens on the fixed :{facts.port.value} "
+                                  f"({facts.port.where}) and reads no port variable, so the hardened profile's second "
+                                  f"instance cannot start; read ${cfg.port_env} in the code or set "
+                                  "service.port_env: null"))
     elif facts.port_from_env:
-        found.append(Finding("app", "code", "port", True, f"reads ${facts.port_from_env.value} "
-                             f"({facts.port_from_env.where})"))
+        found.append(CheckFinding("app", "code", "port", True, f"reads ${facts.port_from_env.value} "
+                                  f"({facts.port_from_env.where})"))
     elif facts.port:
-        found.append(Finding("app", "code", "port", True, f"listens on :{facts.port.value} ({facts.port.where})"))
+        found.append(CheckFinding("app", "code", "port", True, f"listens on :{facts.port.value} ({facts.port.where})"))
     else:
-        found.append(Finding("app", "code", "port", True, "no listen address or port variable is written as a "
-                             "literal in the code: the health gate is the test", skipped=True))
+        found.append(CheckFinding("app", "code", "port", True, "no listen address or port variable is written as a "
+                                  "literal in the code: the health gate is the test", skipped=True))
     if "strict" in cfg.profiles:
         act = facts.socket_activation
-        found.append(Finding("app", "code", "socket activation", act is not None,
-                             f"takes its listener from systemd ({act.where})" if act else
-                             "service.socket_activation is true but the code never reads LISTEN_FDS (nor uses "
-                             "go-systemd's activation): under the strict profile it would not get its socket; "
-                             "set it to false to deploy with the hardened profile"))
+        found.append(CheckFinding("app", "code", "socket activation", act is not None,
+                                  f"takes its listener from systemd ({act.where})" if act else
+                                  "service.socket_activation is true but the code never reads LISTEN_FDS (nor uses "
+                                  "go-systemd's activation): under the strict profile it would not get its socket; "
+                                  "set it to false to deploy with the hardened profile"))
     return found
 
 
-def raise_failures(findings: list[Finding], fix: str | None = None) -> None:
+def raise_failures(findings: list[CheckFinding], fix: str | None = None) -> None:
     """CheckError listing the failed findings, if any, ending with ``fix`` (default: what the deploy's mean)."""
     failed = [f for f in findings if not f.ok and not f.skipped]
     if not failed:

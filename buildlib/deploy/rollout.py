@@ -69,7 +69,7 @@ BAD = frozenset({Status.ROLLED_BACK, Status.FAILED, Status.UNREACHABLE})
 
 
 @dataclass
-class Outcome:
+class HostOutcome:
     host: Host
     status: Status
     detail: str = ""
@@ -112,10 +112,10 @@ class Rollout:
     def version(self) -> str:
         return self.release.version
 
-    def run(self, hosts: list[Host], batch: int) -> list[Outcome]:
+    def run(self, hosts: list[Host], batch: int) -> list[HostOutcome]:
         """Deploy to ``hosts``, ``batch`` at a time; stop at the first batch with a failure."""
-        outcomes: dict[str, Outcome] = {
-            h.name: Outcome(h, Status.UNTOUCHED, "" if self.dry else "not contacted") for h in hosts}
+        outcomes: dict[str, HostOutcome] = {
+            h.name: HostOutcome(h, Status.UNTOUCHED, "" if self.dry else "not contacted") for h in hosts}
         mode = "dry run: no connection, nothing is executed" if self.dry else f"batches of {batch}"
         note(f"deploy {self.cfg.app} {self.version} ({self.rendering.profile} profile, "
              f"{self.rendering.environment} environment) to {', '.join(h.name for h in hosts)}: {mode}")
@@ -135,9 +135,9 @@ class Rollout:
                     break
         return list(outcomes.values())
 
-    def _batch(self, remotes: list[Remote]) -> list[Outcome]:
+    def _batch(self, remotes: list[Remote]) -> list[HostOutcome]:
         """One batch, phase by phase (see the module's docstring)."""
-        done: dict[str, Outcome] = {}
+        done: dict[str, HostOutcome] = {}
         staged = self._phase(remotes, self._prepare, done)
         if self._all_ok(done) and not self.stop.is_set() and self.on_staged is not None and staged \
                 and not self.dry:
@@ -165,9 +165,9 @@ class Rollout:
             self._phase(passed, lambda s: self._revert(s, failed), done)
         return list(done.values())
 
-    def _phase(self, items: list[T], fn: Callable[[T], Outcome | Staged],
-               done: dict[str, Outcome]) -> list[Staged]:
-        """Run ``fn`` on every item in parallel; an Outcome (or an error) ends that host's batch."""
+    def _phase(self, items: list[T], fn: Callable[[T], HostOutcome | Staged],
+               done: dict[str, HostOutcome]) -> list[Staged]:
+        """Run ``fn`` on every item in parallel; a HostOutcome (or an error) ends that host's batch."""
         futures = fleet.run_parallel(items, fn, self.stop)
         carry = []
         for item, future in zip(items, futures, strict=True):
@@ -181,23 +181,23 @@ class Rollout:
         return carry
 
     @staticmethod
-    def _all_ok(done: dict[str, Outcome]) -> bool:
+    def _all_ok(done: dict[str, HostOutcome]) -> bool:
         return not any(o.bad for o in done.values())
 
-    def _leave(self, staged: list[Staged], done: dict[str, Outcome]) -> None:
+    def _leave(self, staged: list[Staged], done: dict[str, HostOutcome]) -> None:
         """Hosts staged but not switched, because of the others (or Ctrl-C): they keep what they run."""
         failed = ", ".join(o.host.name for o in done.values() if o.bad)
         for s in staged:
             host = s.remote.host
             if failed:
                 say(host.name, f"not switching: {failed} failed in this batch; still serving {s.before}")
-                done[host.name] = Outcome(host, Status.NOT_SWITCHED, f"{self.version} staged, not switched "
-                                          f"because {failed} failed; still serving {s.before}")
+                done[host.name] = HostOutcome(host, Status.NOT_SWITCHED, f"{self.version} staged, not switched "
+                                              f"because {failed} failed; still serving {s.before}")
             else:
-                done[host.name] = Outcome(host, Status.INTERRUPTED, f"staged {self.version}, still serving "
-                                          f"{s.before}")
+                done[host.name] = HostOutcome(host, Status.INTERRUPTED, f"staged {self.version}, still serving "
+                                              f"{s.before}")
 
-    def _connect(self, group: list[Host], outcomes: dict[str, Outcome]) -> list[Remote] | None:
+    def _connect(self, group: list[Host], outcomes: dict[str, HostOutcome]) -> list[Remote] | None:
         """Connect to every host of the batch before touching any of them."""
         def connect(host: Host) -> Remote:
             return fleet.open_remote(self.project, self.cfg, host, self.dry)
@@ -210,7 +210,7 @@ class Rollout:
                 for r in remotes:
                     r.close()
                 raise exc  # a config error (missing key file): nothing was touched
-            outcomes[host.name] = Outcome(host, Status.UNREACHABLE, _detail(exc))
+            outcomes[host.name] = HostOutcome(host, Status.UNREACHABLE, _detail(exc))
             say(host.name, f"unreachable: {exc}")
         if failed or self.stop.is_set():
             for r in remotes:
@@ -218,12 +218,12 @@ class Rollout:
             return None
         return remotes  # type: ignore[return-value]
 
-    def _prepare(self, remote: Remote) -> Outcome | Staged:
+    def _prepare(self, remote: Remote) -> HostOutcome | Staged:
         """Probe and stage: after this the release is on the host, and nothing that runs has changed."""
         host, version = remote.host, self.version
         state = fleet.probe(remote, self.cfg)
         if self.stop.is_set():
-            return Outcome(host, Status.UNTOUCHED, "interrupted before any change")
+            return HostOutcome(host, Status.UNTOUCHED, "interrupted before any change")
         if not remote.dry:
             self._preflight(host, state)
             if state.current == version:
@@ -235,7 +235,7 @@ class Rollout:
                                       "NEW`), or `invoke deploy.rollback` first")
                 if state.serving == version:
                     say(host.name, f"already serving {version}")
-                    return Outcome(host, Status.CURRENT, f"already serving {version}")
+                    return HostOutcome(host, Status.CURRENT, f"already serving {version}")
         # What to go back to if this fails: what runs now, or (re-deploying the current
         # version after a failure) the release before it.
         previous = state.current if state.current != version else state.previous(version)
@@ -245,7 +245,7 @@ class Rollout:
             self._stage(remote)
         return Staged(remote, previous, state.serving or "nothing")
 
-    def _check(self, s: Staged) -> Outcome | Staged:
+    def _check(self, s: Staged) -> HostOutcome | Staged:
         """Just before any switch: the host still answers and its staged release is intact."""
         host = s.remote.host
         try:
@@ -253,10 +253,10 @@ class Rollout:
         except RemoteError as exc:
             status = Status.UNREACHABLE if isinstance(exc, UnreachableError) else Status.FAILED
             say(host.name, f"{status.upper()} before the switch: {exc.step}: {exc.problem}")
-            return Outcome(host, status, f"{_detail(exc)}; not switched (it served {s.before} when last seen)")
+            return HostOutcome(host, status, f"{_detail(exc)}; not switched (it served {s.before} when last seen)")
         return s
 
-    def _switch(self, s: Staged) -> Outcome | Staged:
+    def _switch(self, s: Staged) -> HostOutcome | Staged:
         """From here on the host is switched and checked; Ctrl-C waits for the end of it."""
         remote, host, version = s.remote, s.remote.host, self.version
         say(host.name, f"activate {version}")
@@ -293,31 +293,31 @@ class Rollout:
         return {h.name: RemoteError(h, "alert gate", ", ".join(found[h.name]) + f" within {gate.quiet:g} s")
                 for h in hosts if h.name in found}
 
-    def _finish(self, s: Staged) -> Outcome:
+    def _finish(self, s: Staged) -> HostOutcome:
         """The whole batch passed: prune old releases (only now: a revert needs the previous one)."""
         remote = s.remote
         out = remote.run(steps.prune(self.cfg), "prune", timeout=120)
         if out.stdout.strip():
             say(remote.host.name, out.stdout.strip())
-        return Outcome(remote.host, Status.PLANNED if remote.dry else Status.UPDATED,
-                       f"{s.previous or 'nothing'} -> {self.version}")
+        return HostOutcome(remote.host, Status.PLANNED if remote.dry else Status.UPDATED,
+                           f"{s.previous or 'nothing'} -> {self.version}")
 
-    def _revert(self, s: Staged, failed: str) -> Outcome:
+    def _revert(self, s: Staged, failed: str) -> HostOutcome:
         """A host that passed goes back because ``failed`` did not: the batch ends on one release."""
         remote, host, version = s.remote, s.remote.host, self.version
         if s.previous is None:
             say(host.name, f"{failed} failed in this batch, but there is no earlier release here to go back to")
-            return Outcome(host, Status.UPDATED, f"nothing -> {version}; kept although {failed} failed in its "
-                           "batch: there is no earlier release here to go back to")
+            return HostOutcome(host, Status.UPDATED, f"nothing -> {version}; kept although {failed} failed in its "
+                               "batch: there is no earlier release here to go back to")
         say(host.name, f"{failed} failed in this batch: going back to {s.previous}")
         try:
             self._switch_to(remote, s.previous, "revert")
         except RemoteError as exc:
-            return Outcome(host, Status.FAILED, f"{version} passed its gate, but going back to {s.previous} "
-                           f"with its batch failed at {exc.step} ({exc.problem})")
+            return HostOutcome(host, Status.FAILED, f"{version} passed its gate, but going back to {s.previous} "
+                               f"with its batch failed at {exc.step} ({exc.problem})")
         say(host.name, f"reverted: serving {s.previous}")
-        return Outcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
-                       f"{failed} failed; serving {s.previous} again")
+        return HostOutcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
+                           f"{failed} failed; serving {s.previous} again")
 
     def _switch_to(self, remote: Remote, release: str, step: str) -> None:
         """Activate ``release`` and health-gate it, as a rollback or a batch's revert does; RemoteError on failure."""
@@ -365,22 +365,22 @@ class Rollout:
                                  self.digest(remote.host)),
                    "install release (checksum verified on the host)")
 
-    def _roll_back(self, remote: Remote, previous: str | None, exc: RemoteError) -> Outcome:
+    def _roll_back(self, remote: Remote, previous: str | None, exc: RemoteError) -> HostOutcome:
         host, version = remote.host, self.version
         say(host.name, f"FAILED at {exc.step}: {exc.problem}")
         remote.run(steps.mark_failed(self.cfg, version), "mark failed", check=False)
         if previous is None:
-            return Outcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}) and there is no "
-                           f"previous release to roll back to; inspect `journalctl -u {self.cfg.app}` on the host")
+            return HostOutcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}) and there is no "
+                               f"previous release to roll back to; inspect `journalctl -u {self.cfg.app}` on the host")
         say(host.name, f"rolling back to {previous}")
         try:
             self._switch_to(remote, previous, "rollback")
         except RemoteError as again:
-            return Outcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
-                           f"{previous} failed too at {again.step} ({again.problem})")
+            return HostOutcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
+                               f"{previous} failed too at {again.step} ({again.problem})")
         say(host.name, f"rolled back: serving {previous}")
-        return Outcome(host, Status.ROLLED_BACK, f"{version} failed at {exc.step} ({exc.problem}); "
-                       f"rolled back, serving {previous} again")
+        return HostOutcome(host, Status.ROLLED_BACK, f"{version} failed at {exc.step} ({exc.problem}); "
+                           f"rolled back, serving {previous} again")
 
     def _print_rollback_plan(self, remote: Remote) -> None:
         say(remote.host.name, "# if the activation or health gate fails, instead of pruning:")
@@ -390,12 +390,12 @@ class Rollout:
         remote.run(steps.gate(self.cfg, "PREVIOUS"), "health gate of PREVIOUS")
 
 
-def summary(outcomes: list[Outcome]) -> str:
+def summary(outcomes: list[HostOutcome]) -> str:
     width = max(len(o.host.name) for o in outcomes)
     return "\n".join(f"  {o.host.name:<{width}}  {o.status:<12} {o.detail}" for o in outcomes)
 
 
-def finish(rollout: Rollout, outcomes: list[Outcome]) -> None:
+def finish(rollout: Rollout, outcomes: list[HostOutcome]) -> None:
     """Print the per-host result; raise when the rollout did not reach every host."""
     note("summary:\n" + summary(outcomes))
     if rollout.stop.is_set():
@@ -412,17 +412,17 @@ def finish(rollout: Rollout, outcomes: list[Outcome]) -> None:
                            "`invoke deploy`")
 
 
-def _failure(exc: BaseException, host: Host | None = None) -> Outcome:
+def _failure(exc: BaseException, host: Host | None = None) -> HostOutcome:
     """An error that ended a host's batch, as its outcome."""
     if isinstance(exc, RemoteError):
         host = exc.host
         if isinstance(exc, UnreachableError):
             say(host.name, f"unreachable: {exc.step}: {exc.problem}")
-            return Outcome(host, Status.UNREACHABLE, _detail(exc))
+            return HostOutcome(host, Status.UNREACHABLE, _detail(exc))
         say(host.name, f"FAILED at {exc.step}: {exc.problem}")
     if host is None:
         raise exc
-    return Outcome(host, Status.FAILED, _detail(exc))
+    return HostOutcome(host, Status.FAILED, _detail(exc))
 
 
 def _detail(exc: BaseException) -> str:

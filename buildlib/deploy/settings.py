@@ -61,7 +61,7 @@ class Ssh:
 
 
 @dataclass(frozen=True)
-class Environment:
+class DeployEnvironment:
     name: str
     values: dict[str, str]
 
@@ -102,12 +102,12 @@ class DeployConfig:
     security: dict[str, float]
     keep_releases: int
     batch: int
-    environments: dict[str, Environment]
+    environments: dict[str, DeployEnvironment]
     ssh: Ssh
     hosts: dict[str, Host]
     groups: dict[str, tuple[str, ...]]
 
-    def env(self, name: str | None = None) -> Environment:
+    def env(self, name: str | None = None) -> DeployEnvironment:
         """The environment row ``name`` (default: ``deploy.environment``)."""
         name = name or self.environment
         if name not in self.environments:
@@ -167,7 +167,7 @@ def load(project: Project) -> DeployConfig:
     if raw["binary"] not in project.binaries:
         raise err("deploy.binary", f'"{raw["binary"]}" is not in binaries; known: '
                   f'{", ".join(sorted(project.binaries))}')
-    envs = {name: Environment(name, environments.values(project, name)) for name in environments.names(project)}
+    envs = {name: DeployEnvironment(name, environments.values(project, name)) for name in environments.names(project)}
     if raw["environment"] not in envs:
         raise err("deploy.environment", f'"{raw["environment"]}" is not in the environments section; defined: '
                   f'{", ".join(envs)}')

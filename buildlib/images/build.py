@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .. import gotool, service
+from .. import gotool, layout, service
 from ..config import go_module_path
 from ..errors import ToolError
 from ..stamp import Stamp, stamp
@@ -30,14 +30,14 @@ from .errors import BuildStepFailed
 from .normalise import base_layers, normalise
 from .settings import LOCAL, ImageSettings
 
-LOG_DIR = Path(".build/images")
+LOG_DIR = layout.IMAGES
 T = TypeVar("T")
 # The base each variant's final stage starts from (scratch takes files from distroless).
 _BASE_ROLE = {"alpine": "alpine", "distroless": "distroless", "scratch": None}
 
 
 @dataclass(frozen=True)
-class Options:
+class ImageOptions:
     variants: tuple[str, ...]
     mode: str | None = None            # None: build.yaml
     local_bases: bool = False          # every base "local" (made by image.bases)
@@ -53,7 +53,7 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Built:
+class BuiltImage:
     variant: str
     image_id: str
     tags: tuple[str, ...]
@@ -63,11 +63,11 @@ class Built:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ImagePlan:
     """Everything a build of one set of variants needs, worked out once."""
 
     settings: ImageSettings
-    opts: Options
+    opts: ImageOptions
     mode: str
     stamp: Stamp
     args: dict[str, str]
@@ -91,7 +91,7 @@ def tags(settings: ImageSettings, variant: str, version: str, repository: str | 
     return [f"{repo}:{variant}", f"{repo}:{_tag_safe(version)}-{variant}"]
 
 
-def _base_refs(settings: ImageSettings, opts: Options) -> dict[str, str | None]:
+def _base_refs(settings: ImageSettings, opts: ImageOptions) -> dict[str, str | None]:
     refs: dict[str, str | None] = {}
     stages = dockerfile.stage_names(settings.dockerfile)
     for role in ("builder", "alpine", "distroless"):
@@ -112,7 +112,7 @@ def _base_refs(settings: ImageSettings, opts: Options) -> dict[str, str | None]:
 
 def builder_image(settings: ImageSettings, local_bases: bool) -> str:
     """The Go builder image the compile stage uses (made first when it is the local one)."""
-    ref = _base_refs(settings, Options(variants=(), local_bases=local_bases))["builder"]
+    ref = _base_refs(settings, ImageOptions(variants=(), local_bases=local_bases))["builder"]
     assert ref is not None
     if ref == bases.local_tag("builder"):
         bases.ensure(("builder",))
@@ -160,7 +160,7 @@ def _service_args(settings: ImageSettings) -> dict[str, str]:
     }
 
 
-def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = print) -> Plan:
+def plan(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = print) -> ImagePlan:
     """Resolve bases, stamp, seed and build args; make missing local bases."""
     mode = opts.mode or settings.mode
     refs = _base_refs(settings, opts)
@@ -217,10 +217,10 @@ def plan(settings: ImageSettings, opts: Options, log: Callable[[str], None] = pr
     rendered = dockerfile.render(settings.dockerfile, settings.root, args["PROJECT"], opts.cache_mounts,
                                  entrypoint=(f"/{service.BIN_DIR}/{settings.service.binary}", *settings.service.args),
                                  runtime=dockerfile.runtime_files(settings.service))
-    return Plan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
+    return ImagePlan(settings, opts, mode, st, args, refs, seeded, max(1, jobs), rendered)
 
 
-def build_args(p: Plan, variant: str) -> list[str]:
+def build_args(p: ImagePlan, variant: str) -> list[str]:
     """The arguments of a BuildKit build of ``variant`` that every output (load or push) shares."""
     argv = ["--progress=plain", "-f", str(p.dockerfile), "--target", f"image-{variant}"]
     for key, value in p.args.items():
@@ -235,7 +235,7 @@ def build_args(p: Plan, variant: str) -> list[str]:
     return argv
 
 
-def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
+def _argv(p: ImagePlan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
     s = p.settings
     argv = [*client.build_argv(), *build_args(p, variant), "--platform", s.platform, "--iidfile", str(iidfile)]
     for tag in tags(s, variant, p.stamp.version, p.opts.repository):
@@ -243,7 +243,7 @@ def _argv(p: Plan, client: DockerCLI, variant: str, iidfile: Path) -> list[str]:
     return [*argv, str(s.root)]
 
 
-def registry_hint(p: Plan, found: buildlog.Failure) -> str:
+def registry_hint(p: ImagePlan, found: buildlog.Failure) -> str:
     """What to do when a base image's registry cannot be reached from here."""
     ref = buildlog.unreachable_base(found)
     if ref is None:
@@ -256,48 +256,55 @@ def registry_hint(p: Plan, found: buildlog.Failure) -> str:
             f"at a mirror that has it, e.g. mirror.example.internal/{wanted}")
 
 
-def _build_one(p: Plan, client: DockerCLI, variant: str) -> Built:
-    s = p.settings
-    log_dir = s.root / LOG_DIR
+def run_logged(p: ImagePlan, variant: str, argv: list[str], env: dict[str, str], log_name: str) -> Path:
+    """One BuildKit build of ``variant`` (loaded or pushed), its output in .build/images/LOG_NAME.log;
+    a failure is raised naming the Dockerfile step and its output, with a hint for an unreachable base."""
+    root = p.settings.root
+    log_dir = root / LOG_DIR
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{variant}.log"
+    log_path = log_dir / f"{log_name}.log"
+    log_path.unlink(missing_ok=True)  # a new file: never write through a hard link into another tree
+    with open(log_path, "wb") as out:
+        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    if proc.returncode != 0:
+        found = buildlog.failure(log_path.read_text(errors="replace"))
+        raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(root)),
+                              registry_hint(p, found))
+    return log_path
+
+
+def _build_one(p: ImagePlan, client: DockerCLI, variant: str) -> BuiltImage:
+    s = p.settings
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="iid-") as tmp:
         iidfile = Path(tmp) / "iid"
-        log_path.unlink(missing_ok=True)  # a new file: never write through a hard link into another tree
-        with open(log_path, "wb") as out:
-            proc = subprocess.run(_argv(p, client, variant, iidfile), stdout=out, stderr=subprocess.STDOUT,
-                                  env=client.env(), cwd=s.root)
-        if proc.returncode != 0:
-            found = buildlog.failure(log_path.read_text(errors="replace"))
-            raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(s.root)),
-                                  registry_hint(p, found))
+        log_path = run_logged(p, variant, _argv(p, client, variant, iidfile), client.env(), variant)
         image_id = iidfile.read_text().strip()
     names = tags(s, variant, p.stamp.version, p.opts.repository)
     reproducible = s.reproducible if p.opts.reproducible is None else p.opts.reproducible
     if reproducible:
         built_id = image_id
         base = base_layers(client, p.base_refs[_BASE_ROLE[variant]] if _BASE_ROLE[variant] else None)
-        image_id = normalise(client, built_id, names, epoch_of(p.stamp), base, workdir=log_dir)
+        image_id = normalise(client, built_id, names, epoch_of(p.stamp), base, workdir=log_path.parent)
         if built_id != image_id:  # the clock-stamped original is untagged now; drop it
             client.run("image", "rm", built_id, check=False)
-    return Built(variant, image_id, tuple(names), time.monotonic() - start, log_path, p.mode)
+    return BuiltImage(variant, image_id, tuple(names), time.monotonic() - start, log_path, p.mode)
 
 
-def build(settings: ImageSettings, opts: Options, log: Callable[[str], None] = print) -> list[Built]:
+def build(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = print) -> list[BuiltImage]:
     """Build ``opts.variants``; the first failure is raised after the other builds end."""
     p = plan(settings, opts, log)
     client = cli()
     how = "in parallel" if p.jobs > 1 and len(opts.variants) > 1 else "one after another"
     log(f"building {', '.join(opts.variants)} ({p.mode}, {how}) with {client.how}")
 
-    def done(b: Built) -> None:
+    def done(b: BuiltImage) -> None:
         log(f"{b.variant:<11} {b.image_id[7:19]}  {b.tags[0]}  {b.seconds:.1f}s")
 
     return each_variant(p, lambda v: _build_one(p, client, v), log, done)
 
 
-def each_variant(p: Plan, work: Callable[[str], T], log: Callable[[str], None],
+def each_variant(p: ImagePlan, work: Callable[[str], T], log: Callable[[str], None],
                  done: Callable[[T], None] = lambda result: None) -> list[T]:
     """``work(variant)`` for every variant of the plan, ``p.jobs`` at once (BuildKit merges their shared
     steps); the first failure is raised once the others have ended."""

@@ -19,7 +19,7 @@ class CheckResult:
     image: str
     image_id: str
     size: sizes.SizeReport | None
-    findings: list[policy.Finding]
+    findings: list[policy.PolicyFinding]
 
     @property
     def problems(self) -> list[str]:

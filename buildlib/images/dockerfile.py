@@ -16,10 +16,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import layout
+
 if TYPE_CHECKING:
     from ..service import Service
 
-RENDER_DIR = Path(".build/images")
+RENDER_DIR = layout.IMAGES
 _CACHE_ID = re.compile(r"id=\$\{PROJECT\}-")
 _CACHE_MOUNT = re.compile(r"--mount=type=cache,\S+\s*")
 _STAGE = re.compile(r"^FROM\s.*?\sAS\s+(\S+)\s*$", re.M | re.I)

@@ -14,10 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .. import layout
 from ..errors import ToolError
 from ..gotool import find_go
 
-SEED_DIR = Path(".build/modseed")
+SEED_DIR = layout.MODSEED
 
 
 def _escape(path: str) -> str:

@@ -52,7 +52,7 @@ _PLACEHOLDERS = frozenset({b"changeme", b"example", b"xxxx", b"none", b"null", b
 
 
 @dataclass
-class Finding:
+class PolicyFinding:
     rule: str
     ok: bool
     detail: str
@@ -76,26 +76,26 @@ def _passwd(image: SavedImage) -> dict[str, int]:
     return users
 
 
-def non_root(image: SavedImage) -> Finding:
+def non_root(image: SavedImage) -> PolicyFinding:
     user = image.user.split(":")[0]
     if not user:
-        return Finding("non-root", False, "no USER is set, so the container runs as root; add USER 65532:65532")
+        return PolicyFinding("non-root", False, "no USER is set, so the container runs as root; add USER 65532:65532")
     uid = int(user) if user.isdigit() else _passwd(image).get(user)
     if uid is None:
-        return Finding("non-root", False, f'USER "{user}" is not in the image\'s /etc/passwd, so its uid is unknown; '
-                                          "use a numeric USER such as 65532:65532")
+        return PolicyFinding("non-root", False, f'USER "{user}" is not in the image\'s /etc/passwd, so its uid is '
+                             "unknown; use a numeric USER such as 65532:65532")
     if uid == 0:
-        return Finding("non-root", False, f'USER "{image.user}" is root (uid 0); use USER 65532:65532')
-    return Finding("non-root", True, f"runs as {image.user} (uid {uid})")
+        return PolicyFinding("non-root", False, f'USER "{image.user}" is root (uid 0); use USER 65532:65532')
+    return PolicyFinding("non-root", True, f"runs as {image.user} (uid {uid})")
 
 
-def no_shell(image: SavedImage) -> Finding:
+def no_shell(image: SavedImage) -> PolicyFinding:
     found = sorted(p for p, (_, e) in image.filesystem().items()
                    if e.kind != "dir" and posixpath.basename(p) in SHELLS)
     if found:
-        return Finding("no shell", False, f"a shell is in the image: {', '.join(found[:5])}; "
+        return PolicyFinding("no shell", False, f"a shell is in the image: {', '.join(found[:5])}; "
                                           "this variant must carry only the binaries and their data")
-    return Finding("no shell", True, "no shell in the final file system")
+    return PolicyFinding("no shell", True, "no shell in the final file system")
 
 
 def _shadow_hashes(data: bytes) -> list[str]:
@@ -145,7 +145,7 @@ def _binary_secrets(image: SavedImage) -> tuple[int, list[str]]:
     return count, problems
 
 
-def no_secrets(image: SavedImage) -> Finding:
+def no_secrets(image: SavedImage) -> PolicyFinding:
     problems: list[str] = []
     for layer, entry, data in image.iter_files(_MAX_SCAN):
         name = posixpath.basename(entry.path)
@@ -167,21 +167,21 @@ def no_secrets(image: SavedImage) -> Finding:
     binaries, in_binaries = _binary_secrets(image)
     problems += in_binaries
     if problems:
-        return Finding("no secrets", False, "secrets found (a later layer deleting them does not help): "
+        return PolicyFinding("no secrets", False, "secrets found (a later layer deleting them does not help): "
                                             + "; ".join(problems[:8]))
-    return Finding("no secrets", True, f"no secret file or value in any layer, nor in the strings of its "
+    return PolicyFinding("no secrets", True, f"no secret file or value in any layer, nor in the strings of its "
                                        f"{binaries} binar{'y' if binaries == 1 else 'ies'}")
 
 
-def healthcheck(image: SavedImage) -> Finding:
+def healthcheck(image: SavedImage) -> PolicyFinding:
     test = image.healthcheck
     if not test or test[0] == "NONE":
-        return Finding("healthcheck", False,
-                       'no HEALTHCHECK; build it with `invoke image.build` (its probe asks service.health)')
-    return Finding("healthcheck", True, " ".join(test))
+        return PolicyFinding("healthcheck", False,
+                             'no HEALTHCHECK; build it with `invoke image.build` (its probe asks service.health)')
+    return PolicyFinding("healthcheck", True, " ".join(test))
 
 
-def check(image: SavedImage, variant: str | None) -> list[Finding]:
+def check(image: SavedImage, variant: str | None) -> list[PolicyFinding]:
     """All rules for ``variant`` (an image of no known variant gets the strictest set)."""
     findings = [non_root(image)]
     if variant is None or variant in NO_SHELL_VARIANTS:
@@ -190,5 +190,5 @@ def check(image: SavedImage, variant: str | None) -> list[Finding]:
     return findings
 
 
-def as_dicts(findings: list[Finding]) -> list[dict[str, object]]:
+def as_dicts(findings: list[PolicyFinding]) -> list[dict[str, object]]:
     return [asdict(f) for f in findings]

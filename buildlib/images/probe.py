@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import layout
 from ..atomic import write_bytes
 
 SOURCE = Path(__file__).with_name("_probe") / "main.go"
-BUILD_DIR = Path(".build/probe")
+BUILD_DIR = layout.PROBE
 
 
 def write_source(root: Path) -> Path:

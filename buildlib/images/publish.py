@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import buildlog
-from .build import LOG_DIR, Options, Plan, build_args, each_variant, epoch_of, needed_roles, plan, registry_hint, tags
+from .build import ImageOptions, ImagePlan, build_args, each_variant, epoch_of, needed_roles, plan, run_logged, tags
 from .engine import DockerCLI, cli
-from .errors import BuildStepFailed, NoMultiPlatform
+from .errors import NoMultiPlatform
 from .settings import LOCAL, ImageSettings
 
 _CREATE_HINT = ("create one with `docker buildx create --name shared --driver remote unix:///run/buildkit/"
@@ -31,7 +30,7 @@ _CREATE_HINT = ("create one with `docker buildx create --name shared --driver re
 
 
 @dataclass(frozen=True)
-class Target:
+class PushTarget:
     """Where a push goes and how it gets there."""
 
     repository: str
@@ -86,7 +85,7 @@ def inspect_builder(client: DockerCLI, name: str | None) -> Builder:
     return found
 
 
-def _refuse_local_bases(settings: ImageSettings, opts: Options, mode: str) -> None:
+def _refuse_local_bases(settings: ImageSettings, opts: ImageOptions, mode: str) -> None:
     for role in needed_roles(opts.variants, mode):
         if settings.bases.get(role) == LOCAL:
             raise settings.project.error(
@@ -101,7 +100,7 @@ def push_output(insecure: bool) -> list[str]:
     return ["--provenance=false", "--sbom=false", "--output", output]
 
 
-def _argv(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant: str,
+def _argv(p: ImagePlan, client: DockerCLI, target: PushTarget, builder: Builder, variant: str,
           metadata: Path) -> list[str]:
     argv = [client.path, "buildx", "build", "--builder", builder.name, *build_args(p, variant),
             "--platform", ",".join(target.platforms), "--metadata-file", str(metadata),
@@ -111,32 +110,20 @@ def _argv(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant:
     return [*argv, str(p.settings.root)]
 
 
-def _push_one(p: Plan, client: DockerCLI, target: Target, builder: Builder, variant: str) -> Pushed:
-    import subprocess
-
-    root = p.settings.root
-    log_dir = root / LOG_DIR
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"push-{variant}.log"
+def _push_one(p: ImagePlan, client: DockerCLI, target: PushTarget, builder: Builder, variant: str) -> Pushed:
     start = time.monotonic()
     # Layer and config times are the commit's, so the same commit pushes the same digests.
     env = client.env({"SOURCE_DATE_EPOCH": str(epoch_of(p.stamp))})
     with tempfile.TemporaryDirectory(prefix="push-") as tmp:
         metadata = Path(tmp) / "metadata.json"
-        log_path.unlink(missing_ok=True)
-        with open(log_path, "wb") as out:
-            proc = subprocess.run(_argv(p, client, target, builder, variant, metadata), stdout=out,
-                                  stderr=subprocess.STDOUT, env=env, cwd=root)
-        if proc.returncode != 0:
-            found = buildlog.failure(log_path.read_text(errors="replace"))
-            raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(root)),
-                                  registry_hint(p, found))
+        log_path = run_logged(p, variant, _argv(p, client, target, builder, variant, metadata), env,
+                              f"push-{variant}")
         digest = json.loads(metadata.read_text()).get("containerimage.digest", "")
     names = tags(p.settings, variant, p.stamp.version, target.repository)
     return Pushed(variant, tuple(names), digest, target.platforms, time.monotonic() - start, log_path)
 
 
-def push(settings: ImageSettings, opts: Options, target: Target,
+def push(settings: ImageSettings, opts: ImageOptions, target: PushTarget,
          log: Callable[[str], None] = print) -> list[Pushed]:
     """Build ``opts.variants`` for every platform of ``target`` and push one index per tag."""
     mode = opts.mode or settings.mode

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..deploy.check import Finding
+from ..deploy.check import CheckFinding
 from ..errors import ToolError
 from ..service import Service
 from .rules import ALERTMANAGER_FILE, RULES_FILE, SCRAPE_FILE, TESTS_FILE, AlertRule
@@ -47,22 +47,22 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def promtool_checks(folder: Path) -> list[Finding]:
+def promtool_checks(folder: Path) -> list[CheckFinding]:
     tool = promtool()
     found = []
     ok, out = _run([tool, "check", "rules", RULES_FILE], folder)
-    found.append(Finding("monitor", RULES_FILE, "promtool check rules", ok, _last_line(out) if ok else out))
+    found.append(CheckFinding("monitor", RULES_FILE, "promtool check rules", ok, _last_line(out) if ok else out))
     ok, out = _run([tool, "check", "config", "--syntax-only", SCRAPE_FILE], folder)
-    found.append(Finding("monitor", SCRAPE_FILE, "promtool check config", ok, _last_line(out) if ok else out))
+    found.append(CheckFinding("monitor", SCRAPE_FILE, "promtool check config", ok, _last_line(out) if ok else out))
     ok, out = _run([tool, "test", "rules", TESTS_FILE], folder)
-    found.append(Finding("monitor", TESTS_FILE, "promtool test rules", ok, _last_line(out) if ok else out))
+    found.append(CheckFinding("monitor", TESTS_FILE, "promtool test rules", ok, _last_line(out) if ok else out))
     if (folder / ALERTMANAGER_FILE).exists():
         amtool = shutil.which("amtool")
         if amtool is None:
             raise ToolError("`amtool` is not installed; install it with `apt-get install prometheus-alertmanager`")
         ok, out = _run([amtool, "check-config", ALERTMANAGER_FILE], folder)
-        found.append(Finding("monitor", ALERTMANAGER_FILE, "amtool check-config", ok,
-                             "SUCCESS" if ok else out))
+        found.append(CheckFinding("monitor", ALERTMANAGER_FILE, "amtool check-config", ok,
+                                  "SUCCESS" if ok else out))
     return found
 
 
@@ -120,17 +120,17 @@ def _get(url: str) -> str:
         return exc.read().decode("utf-8", "replace")
 
 
-def metric_checks(rules: list[AlertRule], names: set[str], binary: Path) -> list[Finding]:
+def metric_checks(rules: list[AlertRule], names: set[str], binary: Path) -> list[CheckFinding]:
     found = []
     for r in rules:
         missing = [n for n in r.reads if n not in names]
         if missing:
-            found.append(Finding("monitor", r.key, "metrics exported", False,
-                                 f"{binary.name} exports no {', '.join(missing)}: monitoring.alerts.{r.key} could "
-                                 "never fire; name the service's own metric in monitoring.metrics, export it "
-                                 "(Go runtime and process metrics: client_golang's collectors), or list "
-                                 f"{r.key} in monitoring.skip"))
+            found.append(CheckFinding("monitor", r.key, "metrics exported", False,
+                                      f"{binary.name} exports no {', '.join(missing)}: monitoring.alerts.{r.key} could "
+                                      "never fire; name the service's own metric in monitoring.metrics, export it "
+                                      "(Go runtime and process metrics: client_golang's collectors), or list "
+                                      f"{r.key} in monitoring.skip"))
         else:
             what = ", ".join(r.reads) if r.reads else "up (Prometheus's own)"
-            found.append(Finding("monitor", r.key, "metrics exported", True, f"{r.name} reads {what}"))
+            found.append(CheckFinding("monitor", r.key, "metrics exported", True, f"{r.name} reads {what}"))
     return found

@@ -50,7 +50,7 @@ class BuildFailed(BuildlibError):
 
 
 @dataclass
-class Release:
+class ReleaseRun:
     project: Project
     cfg: ReleaseConfig
     src: source.Source
@@ -63,7 +63,7 @@ class Release:
         self.files[path.name] = kind
 
 
-def _build(r: Release) -> None:
+def _build(r: ReleaseRun) -> None:
     from ..builder import Options, build
     from ..deploy.release import load_release
     from ..progress import Display
@@ -85,7 +85,7 @@ def _build(r: Release) -> None:
             r.binaries.setdefault(platform, {})[binary] = artifact
 
 
-def _archives(r: Release) -> None:
+def _archives(r: ReleaseRun) -> None:
     extra = [archives.Member(rel, r.project.root / rel, 0o644) for rel in r.cfg.files]
     for platform, binaries in sorted(r.binaries.items()):
         members = [archives.Member(a.path.name, a.path, 0o755) for a in binaries.values()] + extra
@@ -94,7 +94,7 @@ def _archives(r: Release) -> None:
         r.add(out, "archive")
 
 
-def _sboms(r: Release) -> None:
+def _sboms(r: ReleaseRun) -> None:
     from importlib.metadata import PackageNotFoundError, version
 
     from ..gotool import find_go
@@ -116,13 +116,13 @@ def _sboms(r: Release) -> None:
             r.add(out, "sbom")
 
 
-def _changelog(r: Release) -> None:
+def _changelog(r: ReleaseRun) -> None:
     out = r.stage / "CHANGELOG.md"
     out.write_text(source.changelog(r.project.root, r.src, r.project.project.name), encoding="utf-8")
     r.add(out, "changelog")
 
 
-def _packages(r: Release) -> None:
+def _packages(r: ReleaseRun) -> None:
     if not r.cfg.packages.formats:
         return
     from ..deploy import settings as deploy_settings
@@ -150,13 +150,13 @@ def _packages(r: Release) -> None:
     shutil.rmtree(r.stage / ".work")
 
 
-def _checksums(r: Release) -> None:
+def _checksums(r: ReleaseRun) -> None:
     out = r.stage / "checksums.txt"
     out.write_text(archives.checksums([r.stage / name for name in r.files]), encoding="utf-8")
     r.add(out, "checksums")
 
 
-def _sign(r: Release) -> None:
+def _sign(r: ReleaseRun) -> None:
     if r.cfg.sign_key is None:
         r.echo("sign: release.sign.key is null, so checksums.txt is not signed")
         return
@@ -165,7 +165,7 @@ def _sign(r: Release) -> None:
     r.add(sign(r.stage / "checksums.txt", r.cfg.sign_key, r.cfg.namespace), "signature")
 
 
-STEPS: tuple[tuple[str, Callable[[Release], None]], ...] = (
+STEPS: tuple[tuple[str, Callable[[ReleaseRun], None]], ...] = (
     ("build", _build), ("archives", _archives), ("sboms", _sboms), ("changelog", _changelog),
     ("packages", _packages), ("checksums", _checksums), ("sign", _sign),
 )
@@ -184,7 +184,7 @@ def _foreign(dist: Path) -> list[str]:
     return sorted(p.name for p in dist.iterdir() if p.name not in ours)
 
 
-def _publish(r: Release) -> None:
+def _publish(r: ReleaseRun) -> None:
     """Replace dist/ with the staged release: two renames, the old release removed after."""
     dist = r.cfg.dist
     marker = {"version": r.src.version, "commit": r.src.commit, "snapshot": r.src.snapshot,
@@ -198,7 +198,7 @@ def _publish(r: Release) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key: str | None = None) -> Release:
+def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key: str | None = None) -> ReleaseRun:
     """Make the release into dist/; ``sign_key`` (``--sign-key``) wins over release.sign.key."""
     from ..locks import Locks
 
@@ -224,7 +224,7 @@ def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key:
             stage.mkdir(parents=True)
         except OSError as exc:
             raise OutputError(f"cannot create {stage}: {exc.strerror}") from exc
-        r = Release(project=project, cfg=cfg, src=src, stage=stage, echo=echo)
+        r = ReleaseRun(project=project, cfg=cfg, src=src, stage=stage, echo=echo)
         try:
             for name, step in STEPS:
                 echo(f"release: {name}")

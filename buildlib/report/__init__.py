@@ -5,10 +5,9 @@ call with their result; ``invoke report`` turns the latest results and the
 history into one self-contained HTML page (inline SVG, no script, no network).
 """
 
-from pathlib import Path
-
+from .. import layout
 from .history import KINDS, record
 
-DEFAULT_OUTPUT = Path(".build") / "report.html"  # where `invoke report` writes the page
+DEFAULT_OUTPUT = layout.REPORT  # where `invoke report` writes the page
 
 __all__ = ["DEFAULT_OUTPUT", "KINDS", "record"]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import layout
 from ..atomic import write_bytes
 from ..config import Project
 from . import history, inputs
@@ -15,12 +16,12 @@ from .page import Entry, Inputs, render
 
 def default_paths(project: Project) -> dict[str, Path]:
     """Where each result is written by the task that makes it."""
-    build_dir = project.root / ".build"
+    root = project.root
     return {
-        "build": project.out_path() / "manifest.json",
-        "bench": build_dir / "bench.json",
-        "size_check": build_dir / "size_check.json",
-        "debt": build_dir / "debt.json",
+        "build": project.out_path() / layout.MANIFEST,
+        "bench": root / layout.BENCH,
+        "size_check": root / layout.SIZE_CHECK,
+        "debt": root / layout.DEBT,
     }
 
 

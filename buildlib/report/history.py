@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import layout
+
 KINDS = ("build", "bench", "size_check", "debt")
-RELATIVE = Path(".build") / "history.jsonl"
+RELATIVE = layout.HISTORY
 
 
 def digest(data: Any) -> str:

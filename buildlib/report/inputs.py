@@ -26,7 +26,7 @@ class ReportInputError(BuildlibError):
 
 
 @dataclass(frozen=True)
-class Target:
+class TargetFigures:
     id: str
     binary: str
     platform: str
@@ -42,10 +42,10 @@ class Build:
     commit: str
     profile: str
     go_version: str
-    targets: list[Target]
+    targets: list[TargetFigures]
 
     @property
-    def built(self) -> list[Target]:
+    def built(self) -> list[TargetFigures]:
         return [t for t in self.targets if t.status == "built"]
 
     @property
@@ -120,7 +120,7 @@ def build(data: Any, where: str = "manifest") -> Build:
         if not isinstance(t, dict):
             raise ReportInputError(f"{where}: targets.{tid}: expected a mapping")
         size = t.get("size")
-        targets.append(Target(
+        targets.append(TargetFigures(
             id=tid, binary=str(t.get("binary", tid.partition(":")[0])),
             platform=str(t.get("platform", tid.partition(":")[2])),
             duration=_num(t.get("duration", 0), f"{where}: targets.{tid}.duration"),

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit
 
+from .. import layout
 from ..builder import BuildResult, Options, output_error
 from ..builder import build as run_build
+from ..config import parse_jobs
 from ..errors import OutputError
 from ..progress import Display, human_size, table
-from ..targets import matrix, parse_jobs
+from ..targets import matrix
 from .common import not_blank, one, project, selection, task
 
 
@@ -124,7 +126,7 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
 def bench(c: Context, cases: str | None = None, warm_only: bool = False, platforms: str | None = None,
           out: str | None = None) -> None:
     """Measure serial and parallel builds of the matrix against the peers, cold and warm, and the no-op build."""
-    from .. import bench as benchmark
+    from ..bench import build as benchmark
     from ..platforms import KNOWN_PLATFORMS
     from ..report import history
 
@@ -139,8 +141,8 @@ def bench(c: Context, cases: str | None = None, warm_only: bool = False, platfor
     if odd:
         raise Exit(f"error: --platforms: unknown platform(s) {', '.join(odd)}; `go tool dist list` gives "
                    "the valid GOOS/GOARCH pairs", code=2)
-    out = not_blank("out", out, ".build/bench.json")
-    path = Path(out) if out else p.root / ".build" / "bench.json"
+    out = not_blank("out", out, str(layout.BENCH))
+    path = Path(out) if out else p.root / layout.BENCH
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,
                            echo=lambda line: print(line, file=sys.stderr, flush=True), platforms=matrix_platforms)
     print(benchmark.render(report))

@@ -38,7 +38,7 @@ def debt(c: Context, format: str = "table", output: str | None = None,  # noqa: 
             limit = -1
         if limit < 0:
             raise SelectionError(f'--threshold "{threshold}" is not an integer >= 0')
-    from .. import debt as scorecard
+    from ..debt import card as scorecard
     from ..report import record
 
     p = project(c)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
+from .. import layout
 from ..errors import BuildlibError, SelectionError
 from .common import not_blank, one, project, selection, task
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from ..deploy.settings import DeployConfig
 
 # Where `invoke deploy.render` writes without --out: with the build's other private outputs.
-RENDER_DIR = ".build/deploy-render"
+RENDER_DIR = str(layout.DEPLOY_RENDER)
 
 _HOSTS = "hosts or groups from build.yaml deploy, comma-separated (default: every host)"
 _ENV = "environment row of deploy.environments (default: deploy.environment)"

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from .. import config
+from .. import config, layout
+from ..atomic import write_bytes
 from ..errors import SelectionError
 from ..sections import images as image_spec
 from .common import not_blank, one, project, selection, task
@@ -60,7 +61,7 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
     version = not_blank("version", version, "build.yaml's project.version")
     if mode and mode not in image_spec.MODES:
         raise SelectionError(f'unknown mode "{mode}"; valid modes: {", ".join(image_spec.MODES)}')
-    opts = build_mod.Options(
+    opts = build_mod.ImageOptions(
         variants=s.select(variant), mode=mode or None, local_bases=local_bases,
         seed_modules=True if offline else None, jobs=jobs or None, no_cache=no_cache,
         repository=repository or None, labels=tuple(label or ()), version=version or None,
@@ -114,10 +115,10 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
         raise SelectionError(f"--repository {repository}: expected {image_spec.PUSH_REPOSITORY_HELP} "
                              "(the tags are added: REPO:VARIANT and REPO:VERSION-VARIANT)")
     builder = builder or s.publish.builder
-    target = publish.Target(repository, tuple(platforms or s.publish.platforms), builder,
-                            insecure or s.publish.insecure)
-    opts = build_mod.Options(variants=s.select(variant), mode=mode or None, jobs=jobs or None, no_cache=no_cache,
-                             labels=tuple(label or ()), version=version or None)
+    target = publish.PushTarget(repository, tuple(platforms or s.publish.platforms), builder,
+                                insecure or s.publish.insecure)
+    opts = build_mod.ImageOptions(variants=s.select(variant), mode=mode or None, jobs=jobs or None, no_cache=no_cache,
+                                  labels=tuple(label or ()), version=version or None)
     pushed = publish.push(s, opts, target)
     rows = [[p.variant, ", ".join(p.tags), p.digest[:19], ", ".join(p.platforms), f"{p.seconds:.1f}s"]
             for p in pushed]
@@ -212,12 +213,10 @@ def check(c: Context, variant: list[str] | None = None, json: bool = False, repo
     problems = [p for r in results for p in r.problems]
     doc = {"ok": not problems, "problems": problems, "images": [r.as_dict() for r in results]}
     if report:
-        Path(report).write_text(_json_text(doc))
+        write_bytes(Path(report), _json_text(doc).encode())
     if not image:
         # The variants' check is the project's result: kept for `invoke report` and its history.
-        latest = s.project.root / ".build" / "size_check.json"
-        latest.parent.mkdir(parents=True, exist_ok=True)
-        latest.write_text(_json_text(doc))
+        write_bytes(s.project.root / layout.SIZE_CHECK, _json_text(doc).encode())
         history.record("size_check", doc, s.project.root)
     if json:
         print(_json_text(doc))
@@ -300,8 +299,8 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
 )
 def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
           touch: str = "internal/server/router.go", json: str = "") -> None:
-    """Measure sizes, rebuild with/without cache mounts, parallel builds and reproducibility."""
-    from ..images import bench as bench_mod
+    """Measure sizes, rebuilds with/without cache mounts, parallel builds, reproducibility, and ko."""
+    from ..bench import images as bench_mod
 
     parts = tuple(selection("only", only, image_spec.BENCH_PARTS, "every part") or image_spec.BENCH_PARTS)
     s = _settings(c)
@@ -309,9 +308,8 @@ def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
     if unknown:
         raise SelectionError(f'unknown benchmark part "{unknown[0]}"; parts: {", ".join(image_spec.BENCH_PARTS)}')
     result = bench_mod.bench(s, parts, local_bases, touch)
-    out = Path(json) if json else s.root / ".build/images/bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_json_text(result))
+    out = Path(json) if json else s.root / layout.IMAGE_BENCH
+    write_bytes(out, _json_text(result).encode())
     print(bench_mod.markdown(result))
     print(f"figures written to {out}")
 

@@ -67,7 +67,7 @@ def _print_adopted(done: adopt_repo.Adopted) -> None:
           "&& .venv/bin/invoke build")
 
 
-def _print_update(dest: Path, out: kit.Outcome) -> None:
+def _print_update(dest: Path, out: kit.FileOutcome) -> None:
     from ..template import kit
 
     print(f"updated the kit in {dest} to {out.version.label}")

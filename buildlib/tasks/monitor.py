@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
+from .. import layout
 from .common import not_blank, project, task
 
 if TYPE_CHECKING:
     from ..config import Project
     from ..monitor.settings import MonitorConfig
 
-RENDER_DIR = ".build/monitor"
+RENDER_DIR = str(layout.MONITOR)
 
 
 def _render(p: Project, folder: Path) -> tuple[MonitorConfig, list[Path]]:

@@ -61,7 +61,7 @@ class Adopted:
     version_package: str
     created_version_package: bool
     gitignore_added: list[str]
-    kit: kit.Outcome
+    kit: kit.FileOutcome
     budgets: dict[str, Any]
     tidy: dict[str, str]
     notes: list[str] = field(default_factory=list)   # what the user should confirm

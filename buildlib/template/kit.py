@@ -64,7 +64,7 @@ class KitVersion:
 
 
 @dataclass
-class Outcome:
+class FileOutcome:
     """What an install or update did, file by file (sorted paths)."""
 
     version: KitVersion
@@ -138,7 +138,7 @@ def read_lock(dest: Path) -> dict:
     return doc
 
 
-def install(kit_root: Path, dest: Path, *, force: bool = False) -> Outcome:
+def install(kit_root: Path, dest: Path, *, force: bool = False) -> FileOutcome:
     """Copy the kit into ``dest``; a file already there is a conflict unless ``force`` (then kept as FILE.orig)."""
     version = kit_version(kit_root)
     files = kit_files(kit_root)
@@ -153,7 +153,7 @@ def install(kit_root: Path, dest: Path, *, force: bool = False) -> Outcome:
         raise SelectionError(
             f"{dest} already has {len(existing)} file(s) the kit would write:\n  {shown}\n"
             "move them away, or pass --force to keep each as FILE.orig beside the kit's version")
-    out = Outcome(version)
+    out = FileOutcome(version)
     for rel in existing:
         backup = dest / f"{rel}.orig"
         if backup.exists():
@@ -202,7 +202,7 @@ def _merge(local: bytes, base: bytes, new: bytes) -> tuple[bytes, bool]:
     return proc.stdout, proc.returncode == 0
 
 
-def update(kit_root: Path, dest: Path) -> Outcome:
+def update(kit_root: Path, dest: Path) -> FileOutcome:
     """Bring the kit files in ``dest`` to the kit at ``kit_root``, keeping local edits (see the module doc)."""
     if shutil.which("git") is None:
         raise ToolError("updating the kit merges with `git merge-file`; install git")
@@ -211,7 +211,7 @@ def update(kit_root: Path, dest: Path) -> Outcome:
     commit = (lock.get("kit") or {}).get("commit")
     version = kit_version(kit_root)
     files = kit_files(kit_root)
-    out = Outcome(version)
+    out = FileOutcome(version)
     hashes: dict[str, str] = {}
     for rel in sorted(set(files) | set(recorded)):
         target = dest / rel

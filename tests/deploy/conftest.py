@@ -23,7 +23,7 @@ from deploylab import NAMES, VERSIONS, Fleet
 from filelock import FileLock
 from support import REPO
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 
 from support import REPO, run_invoke
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 NAMES = ["web1", "web2", "web3"]
 VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
@@ -177,6 +177,6 @@ def load_process(fleet: Fleet, rate: float, duration: float, hosts: list[str] | 
     """The shipped load generator, as a second process, against each host's nginx (default: all)."""
     urls = [f"http://127.0.0.1:{h.http_port}" for h in fleet.hosts if hosts is None or h.name in hosts]
     extra = [*(["--paths", paths] if paths else []), *(["--version-path", version_path] if version_path else [])]
-    return subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", domain,
+    return subprocess.Popen([sys.executable, "-m", "buildlib.bench.load", *urls, "--host-header", domain,
                              "--rate", str(rate), "--duration", str(duration), *extra],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

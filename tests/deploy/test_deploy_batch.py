@@ -15,7 +15,7 @@ import pytest
 from deploylab import DOMAIN, SECRET, Fleet
 from support import REPO
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ DROP_IN = "/etc/systemd/system/ginsvc.service.d/freeze.conf"
 def load(fleet: Fleet, names: list[str], rate: float, duration: float) -> subprocess.Popen[str]:
     """The shipped load generator, in a second process, against the nginx of ``names`` only."""
     urls = [f"http://127.0.0.1:{fleet.host(n).http_port}" for n in names]
-    return subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", DOMAIN,
+    return subprocess.Popen([sys.executable, "-m", "buildlib.bench.load", *urls, "--host-header", DOMAIN,
                              "--rate", str(rate), "--duration", str(duration)],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -24,7 +24,7 @@ import yaml
 from deploylab import Fleet, adopted_app, load_process, ok
 from support import run_invoke
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

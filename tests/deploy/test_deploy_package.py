@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from deploylab import nginx_get
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

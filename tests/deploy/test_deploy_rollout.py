@@ -12,7 +12,7 @@ import pytest
 from deploylab import DOMAIN, NAMES, SECRET, Fleet, load_process
 from support import free_port, wait_for
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

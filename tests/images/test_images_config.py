@@ -37,7 +37,7 @@ def test_defaults_are_the_registry_images(tree: Path) -> None:
     assert s.variants == ("alpine", "distroless", "scratch") and s.mode == "in-docker"
     assert s.budgets["scratch"] == settings.Budget(max=20_000_000, overhead=500_000)
     # No builder named: the golang image of go.mod's version.
-    refs = build._base_refs(s, build.Options(variants=()))
+    refs = build._base_refs(s, build.ImageOptions(variants=()))
     go_line = re.search(r"^go (\S+)", (REPO / "go.mod").read_text(), re.M)
     assert go_line and refs["builder"] == f"golang:{go_line.group(1)}"
 
@@ -60,7 +60,7 @@ def test_a_base_named_like_a_stage_is_refused(tree: Path) -> None:
     s = settings.load(config.load(_with_images(tree, "images:\n  bases:\n    alpine: image-alpine\n")))
     with pytest.raises(ConfigError, match=r'images\.bases\.alpine: "image-alpine" is also the name of a Dockerfile '
                                           "stage"):
-        build._base_refs(s, build.Options(variants=("alpine",)))
+        build._base_refs(s, build.ImageOptions(variants=("alpine",)))
 
 
 def test_cache_ids_are_written_out_per_project(tree: Path) -> None:

@@ -16,10 +16,10 @@ from imagetest_helpers import invoke_ok
 from support import REPO
 
 from buildlib import config, manifest, toolcache
+from buildlib.bench import images as image_bench
+from buildlib.bench.ko import KoPeer
 from buildlib.builder import Options, prepare
 from buildlib.errors import ToolError
-from buildlib.images import bench as image_bench
-from buildlib.images.kopeer import KoPeer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

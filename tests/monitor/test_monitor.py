@@ -11,7 +11,7 @@ import pytest
 import yaml
 from support import REPO, run_invoke
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 
 # promtool comes from Debian's prometheus package (.ci/run installs it).
 

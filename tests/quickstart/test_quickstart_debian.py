@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support import REPO, go_binary
 
-from buildlib.deploy import lab
+from buildlib.bench import lab
 from buildlib.template.files import repository_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

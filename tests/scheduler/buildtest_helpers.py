@@ -12,7 +12,7 @@ from typing import Any
 
 from support import REPO
 
-from buildlib.bench import copy_tree
+from buildlib.bench.build import copy_tree
 
 # ELF e_machine and Mach-O cputype of the architectures in the matrix.
 _ELF_MACHINES = {0x3E: "amd64", 0xB7: "arm64"}

@@ -14,7 +14,8 @@ import yaml
 from buildtest_helpers import manifest
 from support import REPO, run_invoke
 
-from buildlib import config, peers, toolcache
+from buildlib import config, toolcache
+from buildlib.bench import peers
 from buildlib.builder import Options, prepare
 from buildlib.errors import ToolError
 from buildlib.targets import matrix

@@ -12,12 +12,13 @@ from support import run_invoke
 
 from buildlib import config, scheduler
 from buildlib.builder import parallelism
+from buildlib.config import parse_jobs
 from buildlib.errors import BuildlibError, SelectionError
 from buildlib.gotool import GoTool, version_tuple
 from buildlib.machine import Capacity
 from buildlib.plan import Recipe
 from buildlib.stamp import Stamp
-from buildlib.targets import matrix, parse_jobs, select
+from buildlib.targets import matrix, select
 
 
 class Sleep:

@@ -23,7 +23,8 @@ from textwrap import dedent
 import pytest
 from support import REPO, free_port, run_invoke
 
-from buildlib import debt
+from buildlib.debt import coverage, dependencies, markers
+from buildlib.template.files import repository_files
 
 DEMO_BUILD_YAML = """\
 project:
@@ -212,22 +213,22 @@ def items_by(card: dict[str, object], kind: str) -> dict[str, dict[str, object]]
 
 def test_go_comments_skip_strings_and_keep_lines() -> None:
     src = 'package x\n\nvar s = "// TODO not a comment"\n// TODO one\n/* a\nFIXME b */ var r = \'"\'\n'
-    assert list(debt.go_comments(src)) == [(4, "// TODO one"), (5, "/* a"), (6, "FIXME b */")]
+    assert list(markers.go_comments(src)) == [(4, "// TODO one"), (5, "/* a"), (6, "FIXME b */")]
 
 
 def test_coverprofile_merges_duplicate_blocks() -> None:
     text = "mode: set\nm/p/a.go:1.1,2.2 2 0\nm/p/a.go:1.1,2.2 2 1\nm/p/a.go:3.1,4.2 1 0\nm/q/b.go:1.1,1.9 4 0\n"
-    assert debt.parse_coverprofile(text) == {"m/p": (2, 3), "m/q": (0, 4)}
+    assert coverage.parse_coverprofile(text) == {"m/p": (2, 3), "m/q": (0, 4)}
 
 
 def test_months_and_escaping() -> None:
-    assert debt.add_months(datetime(2025, 8, 31, tzinfo=UTC), 6) == datetime(2026, 2, 28, tzinfo=UTC)
-    assert debt.add_months(datetime(2023, 8, 31, tzinfo=UTC), 6) == datetime(2024, 2, 29, tzinfo=UTC)
-    assert debt.escape_path("github.com/BurntSushi/toml") == "github.com/!burnt!sushi/toml"
-    assert debt.release_key("v1.2.3+incompatible") == (1, 2, 3)
-    assert debt.release_key("v1.2.4-0.20240101000000-abcdefabcdef") is None
-    assert debt.match_patterns("*.corp.example,example.org/private", "example.org/private/x")
-    assert not debt.match_patterns("*.corp.example,example.org/private", "example.org/public")
+    assert dependencies.add_months(datetime(2025, 8, 31, tzinfo=UTC), 6) == datetime(2026, 2, 28, tzinfo=UTC)
+    assert dependencies.add_months(datetime(2023, 8, 31, tzinfo=UTC), 6) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert dependencies.escape_path("github.com/BurntSushi/toml") == "github.com/!burnt!sushi/toml"
+    assert dependencies.release_key("v1.2.3+incompatible") == (1, 2, 3)
+    assert dependencies.release_key("v1.2.4-0.20240101000000-abcdefabcdef") is None
+    assert dependencies.match_patterns("*.corp.example,example.org/private", "example.org/private/x")
+    assert not dependencies.match_patterns("*.corp.example,example.org/private", "example.org/public")
 
 
 def test_scorecard_counts_each_rule(demo: Path, fake_proxy: FakeProxy) -> None:
@@ -371,6 +372,6 @@ def test_failing_and_hanging_packages_are_debt_and_the_rest_is_scored(tmp_path: 
 def test_the_template_itself_has_a_card() -> None:
     """The real repository: every Go package appears with its coverage; the markers scanned are its own."""
     root = REPO
-    files = debt.repository_files(root, skip_top=["bin"])
-    assert "buildlib/debt.py" in files
+    files = repository_files(root, skip_top=["bin"])
+    assert "buildlib/debt/card.py" in files
     assert not any(f.startswith((".git/", "bin/", ".nox/")) or "/__pycache__/" in f for f in files)

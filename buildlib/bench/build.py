@@ -7,7 +7,7 @@ after an edit (outputs kept, one .go file of the first binary's main package cha
   (b) one ``go build`` per platform (Go's own parallelism across the binaries)
   (c) ``invoke build --jobs 1``   (d) ``invoke build --jobs 8``   (e) ``invoke build --jobs auto``
   (t) Task, a task per platform   (g) ``goreleaser build``: the peers, when they are installed
-      (buildlib/peers.py gives each a configuration equivalent to build.yaml's)
+      (buildlib/bench/peers.py gives each a configuration equivalent to build.yaml's)
 
 and the no-op case: ``invoke build`` with everything up to date against Go's own
 no-op (``go build`` per platform with the binaries in place, which Go then
@@ -37,13 +37,14 @@ from typing import Any
 
 import yaml
 
-from . import config, manifest, peers
-from .atomic import write_json
-from .builder import Options, prepare
-from .errors import ToolError
-from .machine import capacity
-from .progress import table
-from .targets import matrix
+from .. import config, layout, manifest
+from ..atomic import write_json
+from ..builder import Options, prepare
+from ..errors import ToolError
+from ..machine import capacity
+from ..progress import table
+from ..targets import matrix
+from . import peers
 
 # Never copied into the bench tree: build outputs, caches, VCS data, virtualenvs.
 _SKIP = {".git", ".build", ".nox", ".venv", "bin", "dist", "node_modules", "__pycache__", ".pytest_cache",
@@ -125,7 +126,7 @@ class Bench:
         self.recipe = prepare(self.project, Options(), self.env)[0]
         self.targets = matrix(self.project)
         self.platforms = sorted({t.platform for t in self.targets})
-        self.buildlib_root = str(Path(__file__).resolve().parent.parent)
+        self.buildlib_root = str(Path(__file__).resolve().parents[2])
         self.peers: dict[str, peers.Peer] = {}
         self.expected: dict[str, str] = {}  # the kit's sha256 of each target, which every peer must match
         self.edited: dict[Path, bytes] = {}
@@ -214,7 +215,7 @@ class Bench:
         for t in self.targets:
             (self.work / t.out_rel(self.project.build.out_dir)).parent.mkdir(parents=True, exist_ok=True)
         if state_too:
-            (self.work / ".build" / "build-state.json").unlink(missing_ok=True)
+            (self.work / layout.STATE).unlink(missing_ok=True)
 
     def edit(self) -> None:
         """A change to one .go file of the first binary's main package: new content, as an edit makes."""
@@ -510,8 +511,8 @@ def generate_project(dest: Path, packages: int = 240, funcs: int = 24, mains: tu
 def _plain_go(project: config.Project, env: dict[str, str], platforms: list[str]) -> Callable[[], None]:
     """Plain ``go build`` of the same mains, as a careful Makefile would: per platform, all mains in one
     run at Go's default -p (a second run for mains whose output name is already taken)."""
-    from .builder import _compile_groups
-    from .plan import Plan
+    from ..builder import _compile_groups
+    from ..plan import Plan
 
     recipe = prepare(project, Options(), env)[0]
     module = config.go_module_path(project.root)
@@ -560,7 +561,7 @@ def generated(work: Path, kits: dict[str, str], platforms: list[str], packages: 
     for case, run in runners.items():
         shutil.rmtree(gocache, ignore_errors=True)
         shutil.rmtree(tree / project.build.out_dir, ignore_errors=True)
-        shutil.rmtree(tree / ".build", ignore_errors=True)
+        shutil.rmtree(tree / layout.BUILD_DIR, ignore_errors=True)
         echo(f"bench: {case}, cold ...")
         m = measure(case, "cold", run)
         echo(f"bench: {case}, cold: {m.wall:.1f}s wall, {m.cpu:.1f}s CPU, load {m.load:.1f}")
@@ -569,16 +570,16 @@ def generated(work: Path, kits: dict[str, str], platforms: list[str], packages: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python3 -m buildlib.bench generated``: the generated-project comparison, as a table."""
+    """``python3 -m buildlib.bench.build generated``: the generated-project comparison, as a table."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python3 -m buildlib.bench")
+    parser = argparse.ArgumentParser(prog="python3 -m buildlib.bench.build")
     parser.add_argument("what", choices=["generated"])
     parser.add_argument("--packages", type=int, default=240, help="generated packages (default 240)")
     parser.add_argument("--platforms", default="linux/amd64", help="comma-separated (default linux/amd64)")
     parser.add_argument("--compare-with", default="", help="another checkout whose buildlib to measure too")
     args = parser.parse_args(argv)
-    kits = {"this checkout": str(Path(__file__).resolve().parent.parent)}
+    kits = {"this checkout": str(Path(__file__).resolve().parents[2])}
     if args.compare_with:
         kits[args.compare_with] = str(Path(args.compare_with).resolve())
     work = Path(tempfile.mkdtemp(prefix="buildlib-bench-gen-"))

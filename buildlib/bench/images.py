@@ -27,11 +27,11 @@ from typing import Any
 
 from .. import config, manifest
 from ..errors import ToolError
-from . import build
-from . import settings as settings_mod
-from .check import check_variant
-from .engine import cli
-from .settings import VARIANTS, ImageSettings
+from ..images import build
+from ..images import settings as settings_mod
+from ..images.check import check_variant
+from ..images.engine import cli
+from ..images.settings import VARIANTS, ImageSettings
 
 _SKIP = {".git", ".nox", ".build", "bin", ".ruff_cache", "__pycache__", ".pytest_cache"}
 BENCH_LABEL = "org.buildlib.bench=1"
@@ -58,8 +58,8 @@ def touch(root: Path, rel: str) -> None:
 _BUILT: set[str] = set()
 
 
-def _timed(s: ImageSettings, log: Callable[[str], None], **kw: Any) -> tuple[float, list[build.Built]]:
-    opts = build.Options(repository=f"{s.repository}-bench", labels=(BENCH_LABEL,), **kw)
+def _timed(s: ImageSettings, log: Callable[[str], None], **kw: Any) -> tuple[float, list[build.BuiltImage]]:
+    opts = build.ImageOptions(repository=f"{s.repository}-bench", labels=(BENCH_LABEL,), **kw)
     start = time.monotonic()
     built = build.build(s, opts, log=lambda line: None)
     took = time.monotonic() - start
@@ -127,9 +127,9 @@ def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Calla
     """The prebuilt image after an edit, as a user types it, against ko on the same base; medians of KO_ROUNDS."""
     from ..builder import Options as BuildOptions
     from ..builder import prepare
-    from ..peers import find
     from ..toolcache import KO
-    from .kopeer import KoPeer
+    from .ko import KoPeer
+    from .peers import find
 
     binary = find(KO)
     if binary is None:
@@ -148,7 +148,7 @@ def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Calla
 
     service = ws.service.binary
     recipe = prepare(ws.project, BuildOptions(), env)[0]
-    base = build._base_refs(ws, build.Options(variants=(KO_VARIANT,), local_bases=local_bases))[KO_VARIANT]
+    base = build._base_refs(ws, build.ImageOptions(variants=(KO_VARIANT,), local_bases=local_bases))[KO_VARIANT]
     assert base is not None
     ko = KoPeer(binary, ws.root, recipe, ws.project.binaries[service].main, service, ws.platform, base,
                 f"{repository}-ko", env)

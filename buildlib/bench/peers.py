@@ -28,12 +28,12 @@ from typing import Any, ClassVar
 
 import yaml
 
-from . import state
-from .errors import ToolError
-from .keys import sha256_file
-from .plan import Recipe
-from .targets import Target
-from .toolcache import GORELEASER, TASK, GoProgram, installed
+from .. import state
+from ..errors import ToolError
+from ..keys import sha256_file
+from ..plan import Recipe
+from ..targets import Target
+from ..toolcache import GORELEASER, TASK, GoProgram, installed
 
 GO_DEFAULT_GOARM = "7"  # what Go builds linux/arm for when GOARM is unset
 

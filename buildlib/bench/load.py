@@ -1,4 +1,4 @@
-"""A bounded, fixed-rate HTTP load: ``python -m buildlib.deploy.load URL... --rate R --duration S``.
+"""A bounded, fixed-rate HTTP load: ``python -m buildlib.bench.load URL... --rate R --duration S``.
 
 Runs as its own process next to a rollout, so the deploy's threads and the
 load's timing do not share an interpreter. Requests are spread round-robin
@@ -34,7 +34,7 @@ MAX_DURATION = 120
 PATHS = ("/api/v1/ping", "/version")
 
 
-class Target:
+class LoadTarget:
     """One nginx, with a keep-alive connection per worker thread."""
 
     def __init__(self, url: str, host_header: str) -> None:
@@ -71,7 +71,7 @@ class Target:
 def run(urls: list[str], host_header: str, rate: float, duration: float, timeout: float,
         paths: tuple[str, ...] = PATHS, version_path: str | None = "/version") -> dict[str, object]:
     rate, duration = min(rate, MAX_RATE), min(duration, MAX_DURATION)
-    targets = [Target(u, host_header) for u in urls]
+    targets = [LoadTarget(u, host_header) for u in urls]
     lock = threading.Lock()
     statuses: Counter[str] = Counter()
     versions: Counter[str] = Counter()

@@ -24,8 +24,8 @@ import yaml
 
 from ..config import go_module_path
 from ..errors import ToolError
+from ..images.engine import cli
 from ..plan import Recipe
-from .engine import cli
 
 CONFIG = ".ko.yaml"
 

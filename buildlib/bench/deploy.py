@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..deploy import check, render, settings
 from ..progress import columns
-from . import check, lab, render, settings
+from . import lab
 
 GUIDE_UNIT = ("[Unit]\nDescription=Gin Application\nAfter=network.target\n[Service]\nUser=www-data\n"
               "ExecStart=/path/to/bin/app\nRestart=always\nEnvironment=PORT=8080\n[Install]\n"
@@ -46,7 +47,7 @@ def _measure(repo: Path, root: Path, hosts: list[lab.LabHost], profile: str, sta
     lab.use_release(root, releases[start])
     _invoke(repo, root, "deploy", "--profile", profile)
     urls = [f"http://127.0.0.1:{h.http_port}" for h in hosts]
-    load = subprocess.Popen([sys.executable, "-m", "buildlib.deploy.load", *urls, "--host-header", DOMAIN,
+    load = subprocess.Popen([sys.executable, "-m", "buildlib.bench.load", *urls, "--host-header", DOMAIN,
                              "--rate", str(rate), "--duration", str(duration)], cwd=repo, text=True,
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo)})
     time.sleep(1)  # the load runs before the first host switches
