@@ -136,6 +136,8 @@ class Context:
         # Installed and written to the state and the manifest: only these are "built" in the table.
         self.recorded: set[str] = set()
         self.packages = {"compiled": 0, "needed": 0}
+        # What this run's `go list -deps` steps printed, per platform: (the mains listed, the packages).
+        self.listed: dict[str, tuple[frozenset[str], list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Event] = {}
         self._gate_ok: dict[str, bool] = {}

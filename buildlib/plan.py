@@ -205,5 +205,6 @@ class ListPackages:
         mains = sorted({p.target.main for p in self.plans})
         pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags(),
                              ctx.cancel)
+        ctx.listed[self.platform] = (frozenset(mains), pkgs)
         for plan in self.plans:
             refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)

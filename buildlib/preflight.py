@@ -237,9 +237,9 @@ def _display(path: str, root: Path, modcache: str) -> str:
 class SecretScan:
     """Every file embedded into a target to build matches no secret rule (detect-secrets), unless allowed.
 
-    ``go list -deps`` of each main names the EmbedFiles of every package the
-    binary links, the module's and its dependencies' (the standard library is
-    part of the Go version). The pass is recorded under a key of the targets'
+    ``go list -deps`` of each main (the run's own listing, when it made one)
+    names the EmbedFiles of every package the binary links, the module's and
+    its dependencies' (the standard library is part of the Go version). The pass is recorded under a key of the targets'
     input files and settings (not the version stamp): the contents of the files
     that are not Go, and of each .go file only what decides the packages and the
     embedded files (imports, build constraints, ``//go:embed`` lines). So a
@@ -285,8 +285,10 @@ class SecretScan:
         found: dict[str, Embedded] = {}
         files: dict[str, Any] = {}
         for platform, plans in sorted(by_platform.items()):
-            pkgs = list_packages(recipe.go.path, root, recipe.env(platform), sorted({p.target.main for p in plans}),
-                                 recipe.list_flags())
+            mains = {p.target.main for p in plans}
+            listed_mains, pkgs = ctx.listed.get(platform, (frozenset(), []))
+            if not mains <= listed_mains:  # this run listed none of these (their inputs were known): list now
+                pkgs = list_packages(recipe.go.path, root, recipe.env(platform), sorted(mains), recipe.list_flags())
             by_path = {p["ImportPath"]: p for p in pkgs}
             by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
             for plan in plans:

@@ -129,3 +129,20 @@ def test_a_function_body_edit_repeats_neither_tidy_nor_the_scan_but_imports_and_
     refused = run_invoke("build", *ONLY, cwd=tree, env={"CI": "1"})
     assert refused.returncode != 0
     assert "web/static/deploy-key.pem: Private Key (line 1)" in refused.stderr, refused.stderr
+
+
+def test_a_fresh_build_lists_each_platform_once_for_its_inputs_and_the_scan(tmp_path: Path) -> None:
+    """Without .build/ state the inputs and the embedded files come from one `go list -deps` per platform."""
+    tree = copy_sources(tmp_path / "tree")
+    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    calls = tmp_path / "go-calls"
+    shim = tmp_path / "bin" / "go"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real_go}/bin/go "$@"\n')
+    shim.chmod(0o755)
+    env = {"CI": "1", "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    done = run_invoke("build", "--only", "linux/amd64,linux/arm64", cwd=tree, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert scan_note(done.stderr) == "4 embedded file(s), no secret"
+    lists = [line for line in calls.read_text().splitlines() if line.startswith("list -e -deps")]
+    assert len(lists) == 2, lists  # one per platform, shared by the build's inputs and the secret scan
