@@ -26,13 +26,9 @@ from ..config import go_module_path
 from ..errors import ToolError
 from ..images.engine import cli
 from ..plan import Recipe
+from .peers import templated_flags
 
 CONFIG = ".ko.yaml"
-
-
-def _literal(text: str) -> str:
-    # ko expands Go templates in flags and ldflags: a literal "{{" must reach go build as it is.
-    return text.replace("{{", '{{ "{{" }}') if "{{" in text else text
 
 
 class KoPeer:
@@ -55,7 +51,7 @@ class KoPeer:
         self.app = posixpath.basename(f"{module}/{rel}" if rel not in ("", ".") else module)
 
     def config(self) -> dict[str, Any]:
-        flags = self.recipe.flags()
+        flags, ldflags = templated_flags(self.recipe)
         env = {k: v for k, v in self.recipe.env(self.platform).items()
                if k not in ("GOOS", "GOARCH") and self.env.get(k) != v}
         return {
@@ -64,8 +60,8 @@ class KoPeer:
             "builds": [{
                 "id": self.name,
                 "main": self.main,
-                "flags": [_literal(f) for f in flags if not f.startswith("-ldflags=")],
-                "ldflags": [_literal(f.removeprefix("-ldflags=")) for f in flags if f.startswith("-ldflags=")],
+                "flags": flags,
+                "ldflags": ldflags,
                 "env": [f"{k}={v}" for k, v in sorted(env.items())],
             }],
         }

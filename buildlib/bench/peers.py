@@ -151,10 +151,7 @@ class GoReleaserPeer(Peer):
         self.parallelism = parallelism
 
     def config(self) -> dict[str, Any]:
-        flags = self.recipe.flags()
-        ldflags = [f.removeprefix("-ldflags=") for f in flags if f.startswith("-ldflags=")]
-        # GoReleaser expands templates in flags and ldflags: a literal "{{" must reach go build as it is.
-        literal = [_literal(f) for f in flags if not f.startswith("-ldflags=")]
+        literal, ldflags = templated_flags(self.recipe)
         builds = []
         for t in self.targets:
             env = {k: v for k, v in self.recipe_env(t.platform).items() if k not in ("GOOS", "GOARCH")}
@@ -169,7 +166,7 @@ class GoReleaserPeer(Peer):
                 "goarm": [GO_DEFAULT_GOARM],
                 "gobinary": self.recipe.go.path,
                 "flags": list(literal),
-                "ldflags": [_literal(f) for f in ldflags],
+                "ldflags": list(ldflags),
                 "env": [f"{k}={v}" for k, v in sorted(env.items())],
             })
         return {"version": 2, "project_name": self.recipe.project.project.name, "dist": self.out_dir,
@@ -180,5 +177,12 @@ class GoReleaserPeer(Peer):
                 "--config", self.config_name, "--parallelism", str(self.parallelism)]
 
 
-def _literal(text: str) -> str:
-    return text.replace("{{", '{{ "{{" }}') if "{{" in text else text
+def templated_flags(recipe: Recipe) -> tuple[list[str], list[str]]:
+    """The recipe's go build flags and its ldflags, apart, for a peer that expands Go templates in both
+    (GoReleaser, ko): a literal "{{" is written so that it reaches go build as it is."""
+    def literal(text: str) -> str:
+        return text.replace("{{", '{{ "{{" }}') if "{{" in text else text
+
+    flags = recipe.flags()
+    return ([literal(f) for f in flags if not f.startswith("-ldflags=")],
+            [literal(f.removeprefix("-ldflags=")) for f in flags if f.startswith("-ldflags=")])
