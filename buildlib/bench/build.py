@@ -11,7 +11,7 @@ after an edit (outputs kept, one .go file of the first binary's main package cha
 
 and the no-op case: ``invoke build`` with everything up to date against Go's own
 no-op (``go build`` per platform with the binaries in place, which Go then
-does not relink) and against ``invoke --version``, run after run. Everything
+does not relink), Task's, and ``invoke --version``, run after run. Everything
 runs in a copy of the tree with its own GOCACHE, so the user's cache and bin/
 are never touched; the module cache is shared (read only: modules are
 downloaded once, not compiled). The same flags and stamp are used by every
