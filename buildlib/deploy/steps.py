@@ -255,6 +255,9 @@ def _activate_socket(cfg: DeployConfig, version: str) -> str:
 
 # How long nginx's old workers may take to finish the requests they hold with the old instance.
 DRAIN_SECONDS = 30
+# The pids of nginx's worker processes (their command line is their title, "nginx: worker process").
+_NGINX_WORKERS = ("nginx_workers() { for d in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < \"$d/cmdline\" "
+                  "2>/dev/null)\" in 'nginx: worker process'*) echo \"${d#/proc/}\";; esac; done; }")
 
 
 def _activate_instance(cfg: DeployConfig, version: str) -> str:
@@ -323,11 +326,16 @@ def _activate_instance(cfg: DeployConfig, version: str) -> str:
         f'printf "%s" "{upstream_servers("$next")}" > {q(lay.upstream)}.new',
         f"mv -T {q(lay.upstream)}.new {q(lay.upstream)}",
         "nginx -t -q",
+        # Drain: nginx's old workers finish the requests they hold with the old instance, then exit. They
+        # are named before the reload: the reload only signals the master, so right after it the old
+        # workers may not yet say they are shutting down, and a check of that alone could pass at once
+        # and stop the old instance under a request (a 502).
+        _NGINX_WORKERS,
+        "old_workers=$(nginx_workers)",
         "systemctl reload-or-restart nginx",
-        # Drain: nginx's old workers finish the requests they hold with the old instance, then exit.
-        # ("dow[n]": the pattern must not match grep's own command line, which /proc lists too.)
-        f"i=0; while [ $i -lt {DRAIN_SECONDS * 10} ] && grep -qs 'worker process is shutting dow[n]' "
-        "/proc/[0-9]*/cmdline; do sleep 0.1; i=$((i + 1)); done",
+        f"i=0; while [ $i -lt {DRAIN_SECONDS * 10} ]; do left=; "
+        'for p in $old_workers; do [ -d "/proc/$p" ] && left=1; done; '
+        '[ -z "$left" ] && break; sleep 0.1; i=$((i + 1)); done',
         # SIGTERM: the old instance finishes what it still has, within TimeoutStopSec.
         f'[ "$live" = "$next" ] || systemctl disable --now --quiet "{old}" 2>/dev/null || true',
         # Left from the strict profile: its socket and service.
