@@ -20,7 +20,7 @@ from typing import Any
 
 from . import procs
 from .errors import BuildlibError
-from .inputs import go_header, list_packages, module_go_files, target_inputs
+from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
 
 
@@ -239,13 +239,13 @@ class SecretScan:
 
     ``go list -deps`` of each main (the run's own listing, when it made one)
     names the EmbedFiles of every package the binary links, the module's and
-    its dependencies' (the standard library is part of the Go version). The pass is recorded under a key of the targets'
-    input files and settings (not the version stamp): the contents of the files
-    that are not Go, and of each .go file only what decides the packages and the
-    embedded files (imports, build constraints, ``//go:embed`` lines). So a
-    rebuild for a new version, a missing output or an edit of a function body
-    does not scan again; nothing is imported from detect-secrets unless a file
-    must be scanned.
+    its dependencies' (the standard library is part of the Go version). The
+    pass is recorded under a key of the targets' input files and settings (not
+    the version stamp): the contents of the files that are not Go, and of each
+    .go file only what decides the packages and the embedded files (imports,
+    build constraints, ``//go:embed`` lines). So a rebuild for a new version, a
+    missing output or an edit of a function body does not scan again; nothing
+    is imported from detect-secrets unless a file must be scanned.
     """
 
     name = "secrets"
@@ -258,32 +258,30 @@ class SecretScan:
         # After the `go list` steps of the run (``listing``): then every plan holds its current inputs.
         self.deps = (*self.deps, *listing)
 
-    def _key(self, ctx: Any, files: dict[str, tuple[dict[str, str | None], dict[str, str | None]]]) -> str:
+    def _key(self, ctx: Any) -> str:
+        """The plans' current inputs (the run's `go list` steps came first) and settings, stamp aside."""
         from .secretscan import rules_version
 
         root = ctx.recipe.root
         return digest([rules_version(), list(ctx.recipe.project.build.secrets_allow), [
-            [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, files[p.id][0]),
-             _go_headers(root, files[p.id][1])] for p in self.plans]])
+            [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, p.files),
+             _go_headers(root, p.ignored)] for p in self.plans]])
 
     def run(self, ctx: Any) -> StepNote:
-        current = None if any(p.inputs is None or p.needs_list for p in self.plans) else {
-            p.id: (dict(p.files), dict(p.ignored)) for p in self.plans}
-        if not ctx.force and current is not None and ctx.checks_before.get(self.name) == self._key(ctx, current):
+        key = self._key(ctx)
+        if not ctx.force and ctx.checks_before.get(self.name) == key:
             return StepNote(" - passed before, inputs unchanged")
-        embedded, files = self._embedded(ctx)
-        note = self._scan(ctx, embedded)
-        ctx.checks_passed[self.name] = self._key(ctx, files)
+        note = self._scan(ctx, self._embedded(ctx))
+        ctx.checks_passed[self.name] = key
         return StepNote(note)
 
-    def _embedded(self, ctx: Any) -> tuple[list[Embedded], dict[str, Any]]:
+    def _embedded(self, ctx: Any) -> list[Embedded]:
         recipe = ctx.recipe
         root, modcache = recipe.root, recipe.gomodcache()
         by_platform: dict[str, list[Any]] = defaultdict(list)
         for plan in self.plans:
             by_platform[plan.target.platform].append(plan)
         found: dict[str, Embedded] = {}
-        files: dict[str, Any] = {}
         for platform, plans in sorted(by_platform.items()):
             mains = {p.target.main for p in plans}
             listed_mains, pkgs = ctx.listed.get(platform, (frozenset(), []))
@@ -292,8 +290,6 @@ class SecretScan:
             by_path = {p["ImportPath"]: p for p in pkgs}
             by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
             for plan in plans:
-                inputs = target_inputs(pkgs, root / plan.target.main, root, modcache)
-                files[plan.id] = (ctx.hashes.many(inputs.files), ctx.hashes.many(inputs.ignored))
                 main = by_dir.get(os.path.realpath(root / plan.target.main), {})
                 for path in (main.get("ImportPath", ""), *main.get("Deps", [])):
                     pkg = by_path.get(path) or {}
@@ -304,7 +300,7 @@ class SecretScan:
                         item = found.setdefault(full, Embedded(full, _display(full, root, modcache)))
                         item.packages.add(pkg["ImportPath"])
                         item.binaries.add(plan.target.binary)
-        return sorted(found.values(), key=lambda e: e.name), files
+        return sorted(found.values(), key=lambda e: e.name)
 
     def _scan(self, ctx: Any, embedded: list[Embedded]) -> str:
         if not embedded:

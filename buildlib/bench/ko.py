@@ -26,7 +26,7 @@ from ..config import go_module_path
 from ..errors import ToolError
 from ..images.engine import cli
 from ..plan import Recipe
-from .peers import templated_flags
+from .peers import recipe_env, templated_flags
 
 CONFIG = ".ko.yaml"
 
@@ -52,8 +52,8 @@ class KoPeer:
 
     def config(self) -> dict[str, Any]:
         flags, ldflags = templated_flags(self.recipe)
-        env = {k: v for k, v in self.recipe.env(self.platform).items()
-               if k not in ("GOOS", "GOARCH") and self.env.get(k) != v}
+        env = {k: v for k, v in recipe_env(self.recipe, self.platform, self.env).items()
+               if k not in ("GOOS", "GOARCH")}
         return {
             "defaultBaseImage": self.base,
             "defaultPlatforms": [self.platform],

@@ -70,8 +70,7 @@ class Peer:
         return self.work / target.out_rel(self.out_dir)
 
     def recipe_env(self, platform: str) -> dict[str, str]:
-        """What the recipe sets for ``platform`` beyond the bench's own environment (which the peer inherits)."""
-        return {k: v for k, v in self.recipe.env(platform).items() if self.env.get(k) != v}
+        return recipe_env(self.recipe, platform, self.env)
 
     def config(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -175,6 +174,11 @@ class GoReleaserPeer(Peer):
     def argv(self) -> list[str]:
         return [str(self.binary), "build", "--snapshot", "--clean", "--skip=validate,before",
                 "--config", self.config_name, "--parallelism", str(self.parallelism)]
+
+
+def recipe_env(recipe: Recipe, platform: str, env: dict[str, str]) -> dict[str, str]:
+    """What the recipe sets for ``platform`` beyond ``env``, the bench's own environment the peer inherits."""
+    return {k: v for k, v in recipe.env(platform).items() if env.get(k) != v}
 
 
 def templated_flags(recipe: Recipe) -> tuple[list[str], list[str]]:
