@@ -34,6 +34,35 @@ def _quote(value: str) -> str:
     return f'"{value}"' if "'" in value else f"'{value}'"
 
 
+def profile_flags(profile: Profile) -> list[str]:
+    """A profile's ``go build`` flags, without the version stamp (kept apart so --explain can tell them apart)."""
+    flags = ["-trimpath"] if profile.trimpath else []
+    if profile.tags:
+        flags.append("-tags=" + ",".join(profile.tags))
+    if profile.gcflags:
+        flags.append("-gcflags=" + profile.gcflags)
+    ld = (["-s", "-w"] if profile.strip else []) + ([profile.ldflags] if profile.ldflags else [])
+    if ld:
+        flags.append("-ldflags=" + " ".join(ld))
+    return flags
+
+
+def stamp_flags(project: Project, stamp: Stamp) -> list[str]:
+    pkg = f"{go_module_path(project.root)}/{project.project.version_package.removeprefix('./')}"
+    return [f"-X {pkg}.{name}={_quote(value)}" for name, value in
+            (("Version", stamp.version), ("Commit", stamp.commit), ("Date", stamp.date))]
+
+
+def build_flags(project: Project, profile: Profile, stamp: Stamp, extra_ldflags: str = "") -> list[str]:
+    """The ``go build`` flags that decide the output (not -p, -v or -o): the one recipe that
+    ``invoke build``, the images' compile stage and the benchmark's peers all compile with.
+    ``extra_ldflags`` go last (an image's static link of a cgo binary)."""
+    flags = [f for f in profile_flags(profile) if not f.startswith("-ldflags=")]
+    ld = ((["-s", "-w"] if profile.strip else []) + stamp_flags(project, stamp)
+          + ([profile.ldflags] if profile.ldflags else []) + ([extra_ldflags] if extra_ldflags else []))
+    return [*flags, "-ldflags=" + " ".join(ld)]
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything about *how* to build that is shared by all targets of one run."""
@@ -48,30 +77,12 @@ class Recipe:
     def root(self) -> Path:
         return self.project.root
 
-    def stamp_flags(self) -> list[str]:
-        pkg = f"{go_module_path(self.root)}/{self.project.project.version_package.removeprefix('./')}"
-        return [f"-X {pkg}.{name}={_quote(value)}" for name, value in
-                (("Version", self.stamp.version), ("Commit", self.stamp.commit), ("Date", self.stamp.date))]
-
     def profile_flags(self) -> list[str]:
-        """The profile's flags, without the version stamp (kept apart so --explain can tell them apart)."""
-        p = self.profile
-        flags = ["-trimpath"] if p.trimpath else []
-        if p.tags:
-            flags.append("-tags=" + ",".join(p.tags))
-        if p.gcflags:
-            flags.append("-gcflags=" + p.gcflags)
-        ld = (["-s", "-w"] if p.strip else []) + ([p.ldflags] if p.ldflags else [])
-        if ld:
-            flags.append("-ldflags=" + " ".join(ld))
-        return flags
+        return profile_flags(self.profile)
 
     def flags(self) -> list[str]:
         """The ``go build`` flags that decide the output (not -p, -v or -o)."""
-        flags = [f for f in self.profile_flags() if not f.startswith("-ldflags=")]
-        p = self.profile
-        ld = (["-s", "-w"] if p.strip else []) + self.stamp_flags() + ([p.ldflags] if p.ldflags else [])
-        return [*flags, "-ldflags=" + " ".join(ld)]
+        return build_flags(self.project, self.profile, self.stamp)
 
     def list_flags(self) -> list[str]:
         """The flags that change which files a package has (build tags)."""

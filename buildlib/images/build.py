@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .. import gotool, layout, service
-from ..config import go_module_path
 from ..errors import ToolError
+from ..plan import build_flags
 from ..stamp import Stamp, stamp
 from . import bases, buildlog, dockerfile, modseed, prebuilt, probe
 from .engine import DockerCLI, cli, require_engine
@@ -141,12 +142,15 @@ def needed_roles(variants: tuple[str, ...], mode: str) -> list[str]:
 CGO_STATIC_LDFLAGS = "-linkmode external -extldflags=-static"
 
 
-def _profile_args(settings: ImageSettings) -> dict[str, str]:
+def _recipe_args(settings: ImageSettings, st: Stamp) -> dict[str, str]:
+    """The compile stage's flags and environment, from the build's own recipe (plan.build_flags and
+    the profile's go_env), shell-quoted for the stage to read back with ``eval``: an image compiles
+    what ``invoke build`` compiles, byte for byte."""
     prof = settings.project.profile()
-    ldflags = " ".join(filter(None, ["-s -w" if prof.strip else "", prof.ldflags,
-                                     CGO_STATIC_LDFLAGS if prof.cgo else ""]))
-    return {"TRIMPATH": "1" if prof.trimpath else "", "TAGS": ",".join(prof.tags), "GCFLAGS": prof.gcflags,
-            "LDFLAGS": ldflags, "CGO": "1" if prof.cgo else "0"}
+    flags = build_flags(settings.project, prof, st, CGO_STATIC_LDFLAGS if prof.cgo else "")
+    env = prof.go_env()
+    return {"GO_FLAGS": shlex.join(flags), "GO_ENV": shlex.join(f"{k}={v}" for k, v in env.items()),
+            "CGO": env["CGO_ENABLED"]}
 
 
 def _service_args(settings: ImageSettings) -> dict[str, str]:
@@ -201,11 +205,10 @@ def plan(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None]
         "VERSION": st.version,
         "REVISION": st.commit,
         "CREATED": st.date,
-        "VERSION_PKG": f"{go_module_path(settings.root)}/{settings.project.project.version_package.removeprefix('./')}",
         "BIN_DIR": settings.project.build.out_dir,
         "TITLE": settings.name,
         **_service_args(settings),
-        **_profile_args(settings),
+        **_recipe_args(settings, st),
     }
     probe.write_source(settings.root)
     if opts.jobs:

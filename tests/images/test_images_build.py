@@ -51,6 +51,32 @@ def test_in_docker_offline_build_matches_prebuilt(scratch_copy: Path, variants: 
         remove_tags(repo)
 
 
+def test_in_docker_compiles_with_the_build_recipe(scratch_copy: Path, variants: dict, token: str,
+                                                  labels: list[str]) -> None:
+    """The compile stage takes its flags and environment from the build's own recipe: a profile setting
+    that changes the code (GOAMD64) gives the same binary in the image as `invoke build` makes."""
+    config = scratch_copy / "build.yaml"
+    text = config.read_text()
+    release_env = "    env:\n      GOFLAGS: -buildvcs=false -mod=readonly\n  dev:"
+    assert release_env in text
+    config.unlink()  # a hard link to the repository's own file: write a file of the copy's own
+    config.write_text(text.replace(release_env, release_env.replace("\n  dev:", "\n      GOAMD64: v3\n  dev:"), 1))
+    repo = f"buildlib-test-{token}-recipe"
+    try:
+        common = ("image.build", "--variant", "scratch", "--local-bases", *labels)
+        out = invoke_ok(*common, "--mode", "prebuilt", "--repository", f"{repo}-prebuilt", cwd=scratch_copy)
+        assert re.search(r"^total: 1 built", out, re.M), out
+        invoke_ok(*common, "--mode", "in-docker", "--offline", "--repository", f"{repo}-indocker",
+                  cwd=scratch_copy, timeout=1500)
+        prebuilt = _image_id(f"{repo}-prebuilt:scratch")
+        # The setting did change the code, so equal images below mean the stage compiled with it.
+        assert prebuilt != variants["scratch"]["id"]
+        assert _image_id(f"{repo}-indocker:scratch") == prebuilt
+    finally:
+        remove_tags(f"{repo}-prebuilt")
+        remove_tags(f"{repo}-indocker")
+
+
 def test_the_buildx_client_builds_the_same_images(scratch_copy: Path, variants: dict, token: str,
                                                   labels: list[str], buildx_config: str) -> None:
     """With the buildx plugin a user's client has, the kit picks `docker buildx build --load` itself,
