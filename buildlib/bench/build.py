@@ -185,8 +185,8 @@ class Bench:
             return
         self.clean_outputs()
         self.invoke_build("auto")()
-        kit = manifest.load(self.project.out_path())["targets"]
-        self.expected = {t: e["sha256"] for t, e in kit.items()}
+        kit = manifest.require(self.project.out_path()).targets
+        self.expected = {t: e.sha256 for t, e in kit.items()}
         for case, (kind, binary) in found.items():
             if binary is None:
                 continue

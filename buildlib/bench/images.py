@@ -166,7 +166,7 @@ def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Calla
         # Go's build ID follows the main package's source, so the kit builds once more from the
         # source ko built last: the two binaries must then be the same, byte for byte.
         kit()
-        kit_sha = manifest.load(ws.project.out_path())["targets"][f"{service}:{ws.platform}"]["sha256"]
+        kit_sha = manifest.require(ws.project.out_path()).targets[f"{service}:{ws.platform}"].sha256
         ko.check_identical(kit_sha)
     finally:
         ko.clean()

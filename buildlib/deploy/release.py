@@ -7,14 +7,14 @@ any host is touched) and verified again on each host after the upload.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import manifest
 from ..config import Project
 from ..errors import BuildlibError, SelectionError
+from ..keys import sha256_file
 
 # A version becomes a directory name and part of shell commands on the hosts.
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -50,7 +50,7 @@ class Release:
 
 
 def manifest_path(project: Project) -> Path:
-    return project.out_path() / "manifest.json"
+    return manifest.path(project.out_path())
 
 
 def _build_hint(binary: str, platforms: str | list[str], version: str | None, problem: str) -> str:
@@ -67,52 +67,44 @@ def load_release(project: Project, binary: str, platforms: dict[str, list[str]],
     have been built with it.
     """
     path = manifest_path(project)
-    if not path.is_file():
-        raise ReleaseError(_build_hint(binary, list(platforms), version, f"{_rel(project, path)} does not exist"))
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        targets = manifest["targets"]
-        wanted = version or manifest["version"]
-    except (ValueError, KeyError, TypeError) as exc:
+        built = manifest.read(path.parent, _rel(project, path))
+    except manifest.ManifestError as exc:
+        raise ReleaseError(_build_hint(binary, list(platforms), version, exc.problem)) from exc
+    if built is None:
+        raise ReleaseError(_build_hint(binary, list(platforms), version, f"{_rel(project, path)} does not exist"))
+    if not version and not built.version:
         raise ReleaseError(_build_hint(binary, list(platforms), version,
-                                       f"{_rel(project, path)} is not a build manifest ({exc})")) from exc
+                                       f"{_rel(project, path)} is not a build manifest (it names no version)"))
+    wanted = version or built.version
     if not VERSION_RE.fullmatch(str(wanted)):
         raise SelectionError(f'version "{wanted}" cannot name a release directory; use letters, digits '
                              "and . _ + - (for example `invoke build --version 1.4.0`)")
     artifacts = {}
     for platform, hosts in platforms.items():
         key = f"{binary}:{platform}"
-        target = targets.get(key)
-        if not isinstance(target, dict) or not target.get("sha256"):
+        target = built.targets.get(key)
+        if target is None or not target.sha256:
             raise ReleaseError(_build_hint(binary, platform, version, f"{_rel(project, path)} has no {key} "
                                            f"(needed by {', '.join(hosts)})"))
-        built = str(target.get("version") or manifest["version"])
-        if built != wanted:
-            raise ReleaseError(_build_hint(binary, platform, wanted,
-                                           f"{key} in {_rel(project, path)} is version {built}, not {wanted}"))
-        artifacts[platform] = _artifact(project, key, platform, target)
+        if built.version_of(target) != wanted:
+            raise ReleaseError(_build_hint(binary, platform, wanted, f"{key} in {_rel(project, path)} is version "
+                                           f"{built.version_of(target)}, not {wanted}"))
+        artifacts[platform] = _artifact(project, target)
     return Release(version=str(wanted), binary=binary, artifacts=artifacts)
 
 
-def _artifact(project: Project, key: str, platform: str, target: dict[str, object]) -> Artifact:
-    binary, _, _ = key.partition(":")
-    file = project.root / str(target["path"])
-    if not file.is_file():
-        raise ReleaseError(_build_hint(binary, platform, None, f"{key}: {_rel(project, file)} is missing"))
+def _artifact(project: Project, target: manifest.ManifestEntry) -> Artifact:
+    file = project.root / target.path
+    if not target.path or not file.is_file():
+        raise ReleaseError(_build_hint(target.binary, target.platform, None,
+                                       f"{target.id}: {_rel(project, file)} is missing"))
     digest = sha256_file(file)
-    if digest != target["sha256"]:
-        raise ReleaseError(_build_hint(binary, platform, None,
-                                       f"{key}: {_rel(project, file)} does not match the sha256 in the manifest "
-                                       "(changed after the build)"))
-    return Artifact(platform=platform, path=file, sha256=digest, size=file.stat().st_size)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    if digest != target.sha256:
+        raise ReleaseError(_build_hint(target.binary, target.platform, None,
+                                       f"{target.id}: {_rel(project, file)} does not match the sha256 in the "
+                                       "manifest (changed after the build)"))
+    return Artifact(platform=target.platform, path=file, sha256=digest, size=file.stat().st_size)
 
 
 def _rel(project: Project, path: Path) -> str:

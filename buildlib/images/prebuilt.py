@@ -11,24 +11,15 @@ the manifest's, so it matches what the binaries say.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 from .. import manifest
 from ..config import parse_platform
+from ..keys import sha256_file
 from ..stamp import Stamp
 from .bases import is_static
 from .errors import MissingBinaries
 from .settings import ImageSettings
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
@@ -64,22 +55,22 @@ def stamp(settings: ImageSettings, platforms: tuple[str, ...] = ()) -> Stamp:
     binary = settings.service.binary
     platforms = platforms or (settings.platform,)
     hint = f"run `invoke build --only {','.join(f'{binary}:{p}' for p in platforms)}` first"
-    data = manifest.load(project.out_path())
-    if not data:
+    built = manifest.read(project.out_path(), f"{project.build.out_dir}/{manifest.FILENAME}")
+    if built is None:
         raise MissingBinaries(f"prebuilt mode packages what `invoke build` made, but "
-                              f"{project.build.out_dir}/manifest.json is missing; {hint}")
+                              f"{project.build.out_dir}/{manifest.FILENAME} is missing; {hint}")
     for platform in platforms:
         goos, goarch = parse_platform(platform)
-        entry = data.get("targets", {}).get(f"{binary}:{platform}")
+        entry = built.targets.get(f"{binary}:{platform}")
         path = project.out_path() / f"{goos}_{goarch}" / binary
         if entry is None or not path.is_file():
             raise MissingBinaries(f"no {binary} binary for {platform} in {project.build.out_dir}/; {hint}")
-        if entry.get("sha256") != _sha256(path):
-            raise MissingBinaries(f"{path.relative_to(project.root)} does not match bin/manifest.json "
-                                  f"(changed after the build); {hint}")
+        if entry.sha256 != sha256_file(path):
+            raise MissingBinaries(f"{path.relative_to(project.root)} does not match "
+                                  f"{project.build.out_dir}/{manifest.FILENAME} (changed after the build); {hint}")
         if not is_static(str(path)):
             raise MissingBinaries(f"{path.relative_to(project.root)} is dynamically linked; the images have no C "
                                   "library: build it in-docker (images.mode: in-docker links cgo binaries "
                                   "statically), or set cgo: false in the build profile and rebuild")
-    return Stamp(version=str(data.get("version", "dev")), commit=str(data.get("commit", "unknown")),
-                 date=str(data.get("date", "1970-01-01T00:00:00Z")))
+    return Stamp(version=built.version or "dev", commit=built.commit or "unknown",
+                 date=built.date or "1970-01-01T00:00:00Z")

@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..keys import sha256_file
+
 ZIP_EPOCH = 315532800  # 1980-01-01: the earliest date a zip entry can hold
 
 
@@ -67,6 +69,4 @@ def write(path: Path, members: list[Member], epoch: int) -> None:
 
 def checksums(files: list[Path]) -> str:
     """``sha256sum`` output for ``files`` (by name, sorted): what ``sha256sum -c checksums.txt`` reads."""
-    from ..deploy.release import sha256_file
-
     return "".join(f"{sha256_file(f)}  {f.name}\n" for f in sorted(files, key=lambda f: f.name))

@@ -1,6 +1,6 @@
 """Read the result files the report draws from, into small typed records.
 
-- build: ``bin/manifest.json`` (``targets`` id -> {binary, platform, duration, size, status})
+- build: ``bin/manifest.json``, as the build's own reader (``manifest.parse``) types it
 - bench: ``.build/bench.json`` (``measures``: [{case, mode, wall, cpu}], ``machine``)
 - size_check: ``invoke image.check --report FILE`` (``nox -s size_check -- --report FILE``):
   ``{"images": [{"variant", "size": {"size", "budget", ...}}]}``; also accepted: a mapping
@@ -19,39 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildlibError
+from ..manifest import Manifest, ManifestError
+from ..manifest import parse as parse_manifest
 
 
 class ReportInputError(BuildlibError):
     """A result file the report reads is not what it should be."""
-
-
-@dataclass(frozen=True)
-class TargetFigures:
-    id: str
-    binary: str
-    platform: str
-    duration: float
-    size: int | None
-    status: str
-
-
-@dataclass
-class Build:
-    project: str
-    version: str
-    commit: str
-    profile: str
-    go_version: str
-    targets: list[TargetFigures]
-
-    @property
-    def built(self) -> list[TargetFigures]:
-        return [t for t in self.targets if t.status == "built"]
-
-    @property
-    def build_seconds(self) -> float:
-        """Compile time spent on the targets this build really built (up-to-date ones cost nothing)."""
-        return sum(t.duration for t in self.built)
 
 
 @dataclass(frozen=True)
@@ -112,23 +85,11 @@ def _num(value: Any, where: str) -> float:
     return float(value)
 
 
-def build(data: Any, where: str = "manifest") -> Build:
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
-        raise ReportInputError(f"{where}: expected a build manifest with a \"targets\" mapping")
-    targets = []
-    for tid, t in data["targets"].items():
-        if not isinstance(t, dict):
-            raise ReportInputError(f"{where}: targets.{tid}: expected a mapping")
-        size = t.get("size")
-        targets.append(TargetFigures(
-            id=tid, binary=str(t.get("binary", tid.partition(":")[0])),
-            platform=str(t.get("platform", tid.partition(":")[2])),
-            duration=_num(t.get("duration", 0), f"{where}: targets.{tid}.duration"),
-            size=int(size) if isinstance(size, (int, float)) and not isinstance(size, bool) else None,
-            status=str(t.get("status", "built")),
-        ))
-    return Build(str(data.get("project", "")), str(data.get("version", "")), str(data.get("commit", "")),
-                 str(data.get("profile", "")), str(data.get("go_version", "")), targets)
+def build(data: Any, where: str = "manifest") -> Manifest:
+    try:
+        return parse_manifest(data, where)
+    except ManifestError as exc:
+        raise ReportInputError(exc.problem) from exc
 
 
 def bench(data: Any, where: str = "bench") -> Bench:

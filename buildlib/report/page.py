@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..manifest import Manifest
 from . import inputs
 from .svg import PALETTE, Bar, Series, bar_chart, esc, line_chart
 
@@ -55,7 +56,7 @@ class Entry:
 class Inputs:
     project: str
     generated: str
-    build: inputs.Build | None = None
+    build: Manifest | None = None
     bench: inputs.Bench | None = None
     sizes: list[inputs.ImageSize] | None = None
     debt: inputs.Debt | None = None
@@ -85,11 +86,11 @@ def _short_time(iso: str) -> str:
 # --- sections -------------------------------------------------------------------------------------------------
 
 
-def build_section(b: inputs.Build | None) -> str:
+def build_section(b: Manifest | None) -> str:
     out = ['<section id="build"><h2>Build time per target</h2>']
     if b is None or not b.targets:
         return out[0] + _missing("build", "invoke build") + "</section>"
-    targets = sorted(b.targets, key=lambda t: (-t.duration, t.id))
+    targets = sorted(b.targets.values(), key=lambda t: (-t.duration, t.id))
     bars = [Bar(t.id, t.duration, BUILT if t.status == "built" else UP_TO_DATE,
                 note=f"{seconds(t.duration)}" + (f" · {megabytes(t.size)}" if t.size else "")
                 + ("" if t.status == "built" else " · up to date"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit
 
-from .. import layout
+from .. import layout, manifest
 from ..builder import BuildResult, Options, output_error
 from ..builder import build as run_build
 from ..config import parse_jobs
@@ -99,14 +99,13 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
                    force=force, explain=explain)
     result = run_build(p, opts, Display())
     print(report(result, explain))
-    manifest_file = p.out_path() / "manifest.json"
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
     # A failed run is not a figure of the trend either (and may have met a full disk).
-    if result.ok and any(t.status == "built" for t in result.targets) and manifest_file.is_file():
+    if result.ok and any(t.status == "built" for t in result.targets) and (stored := manifest.load(p.out_path())):
         from ..report import history
 
         try:
-            history.record("build", json.loads(manifest_file.read_text()), p.root)
+            history.record("build", stored, p.root)
         except OSError as exc:
             raise output_error(exc, p.root) from exc
     if not result.ok:

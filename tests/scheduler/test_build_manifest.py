@@ -85,3 +85,29 @@ def test_merge_without_entries_leaves_the_header(tmp_path: Path) -> None:
     # No manifest yet and nothing built: none is written, rather than one naming no binary.
     assert manifest_mod.merge(tmp_path, header, {}, set()) == {}
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_the_typed_reader_gives_each_target_as_built(built_copy: Path) -> None:
+    """One reader for every step after the build: the entries name files whose bytes have their sha256."""
+    stored = manifest(built_copy)
+    read = manifest_mod.require(built_copy / "bin")
+    assert read.version == stored["version"] and read.commit == stored["commit"]
+    assert set(read.targets) == set(stored["targets"]) and read.targets
+    for tid, entry in read.targets.items():
+        assert (entry.binary, entry.platform) == tuple(tid.split(":", 1))
+        assert entry.sha256 == sha256(built_copy / entry.path) == stored["targets"][tid]["sha256"]
+        assert entry.flags == tuple(stored["targets"][tid]["flags"])
+
+
+def test_a_broken_manifest_is_named_with_what_to_run(built_copy: Path) -> None:
+    file = built_copy / "bin" / "manifest.json"
+    file.write_text('{"schema": 1, "targets": ')
+    with pytest.raises(manifest_mod.ManifestError, match=r"^bin/manifest.json: not valid JSON .*; run `invoke build`"):
+        manifest_mod.read(file.parent, "bin/manifest.json")
+    file.write_text('{"schema": 1, "targets": {"server:linux/amd64": "x"}}')
+    with pytest.raises(manifest_mod.ManifestError, match=r"targets.server:linux/amd64: expected a mapping"):
+        manifest_mod.read(file.parent, "bin/manifest.json")
+    file.unlink()
+    assert manifest_mod.read(file.parent) is None
+    with pytest.raises(manifest_mod.ManifestError, match=r"does not exist; run `invoke build` first"):
+        manifest_mod.require(file.parent)
