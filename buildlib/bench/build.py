@@ -37,13 +37,14 @@ from typing import Any
 
 import yaml
 
-from .. import config, layout, manifest
+from .. import config, layout
 from ..atomic import write_json
-from ..builder import Options, prepare
+from ..build import manifest
+from ..build.builder import Options, prepare
+from ..build.machine import capacity
+from ..build.targets import matrix
 from ..errors import ToolError
-from ..machine import capacity
 from ..progress import table
-from ..targets import matrix
 from . import peers
 
 # Never copied into the bench tree: build outputs, caches, VCS data, virtualenvs.
@@ -509,8 +510,8 @@ def generate_project(dest: Path, packages: int = 240, funcs: int = 24, mains: tu
 def _plain_go(project: config.Project, env: dict[str, str], platforms: list[str]) -> Callable[[], None]:
     """Plain ``go build`` of the same mains, as a careful Makefile would: per platform, all mains in one
     run at Go's default -p (a second run for mains whose output name is already taken)."""
-    from ..builder import _compile_groups
-    from ..plan import Plan
+    from ..build.builder import _compile_groups
+    from ..build.plan import Plan
 
     recipe = prepare(project, Options(), env)[0]
     module = config.go_module_path(project.root)

@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import config, manifest
+from .. import config
+from ..build import manifest
 from ..errors import ToolError
 from ..images import build
 from ..images import settings as settings_mod
@@ -125,8 +126,8 @@ def bench(s: ImageSettings, parts: tuple[str, ...], local_bases: bool, touch_fil
 
 def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Callable[[str], None]) -> dict[str, Any]:
     """The prebuilt image after an edit, as a user types it, against ko on the same base; medians of KO_ROUNDS."""
-    from ..builder import Options as BuildOptions
-    from ..builder import prepare
+    from ..build.builder import Options as BuildOptions
+    from ..build.builder import prepare
     from ..toolcache import KO
     from .ko import KoPeer
     from .peers import find

@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
+from ..build.plan import Recipe
 from ..config import go_module_path
 from ..errors import ToolError
 from ..images.engine import cli
-from ..plan import Recipe
 from .peers import recipe_env, templated_flags
 
 CONFIG = ".ko.yaml"

@@ -28,11 +28,11 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .. import state
+from ..build import state
+from ..build.keys import sha256_file
+from ..build.plan import Recipe
+from ..build.targets import Target
 from ..errors import ToolError
-from ..keys import sha256_file
-from ..plan import Recipe
-from ..targets import Target
 from ..toolcache import GORELEASER, TASK, GoProgram, installed
 
 GO_DEFAULT_GOARM = "7"  # what Go builds linux/arm for when GOARM is unset

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import manifest
+from ..build import manifest
+from ..build.keys import sha256_file
 from ..config import Project
 from ..errors import BuildlibError, SelectionError
-from ..keys import sha256_file
 
 # A version becomes a directory name and part of shell commands on the hosts.
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import read_json, write_json
+from ..build.keys import digest
 from ..errors import ToolError
-from ..keys import digest
 from ..toolcache import tools_dir
 from .engine import DockerCLI, cli, require_engine
 from .rootfs import Rootfs

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from .. import gotool, layout, service
+from ..build.plan import build_flags
+from ..build.stamp import Stamp, stamp
 from ..errors import ToolError
-from ..plan import build_flags
-from ..stamp import Stamp, stamp
 from . import bases, buildlog, dockerfile, modseed, prebuilt, probe
 from .engine import DockerCLI, cli, require_engine
 from .errors import BuildStepFailed

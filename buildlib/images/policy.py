@@ -6,7 +6,7 @@
 - no secret in any layer: a file deleted by a later layer still ships, so all
   layers are read, not only the final file system; the printable strings of
   every ELF binary are scanned too (what a Go binary embeds ships inside it),
-  with the rules ``invoke build`` applies to embedded files (buildlib.secretscan)
+  with the rules ``invoke build`` applies to embedded files (buildlib.build.secretscan)
 - a HEALTHCHECK is defined
 """
 
@@ -135,7 +135,7 @@ def _binary_secrets(image: SavedImage) -> tuple[int, list[str]]:
             pending.append((where, digest, data))
     if pending:
         # Imported only when a binary is new to this process: the library takes most of a second to load.
-        from ..secretscan import scanner, summarise
+        from ..build.secretscan import scanner, summarise
 
         with scanner() as scan:
             for where, digest, data in pending:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .. import manifest
+from ..build import manifest
+from ..build.keys import sha256_file
+from ..build.stamp import Stamp
 from ..config import parse_platform
-from ..keys import sha256_file
-from ..stamp import Stamp
 from .bases import is_static
 from .errors import MissingBinaries
 from .settings import ImageSettings
@@ -25,7 +25,7 @@ from .settings import ImageSettings
 def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
                   log: Callable[[str], None] = print) -> None:
     """Build the service binary for ``platforms`` (none: images.platform) unless it is up to date."""
-    from ..builder import Options, build
+    from ..build.builder import Options, build
     from ..progress import Display
     from ..tasks.build import errors, report
 

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..keys import sha256_file
+from ..build.keys import sha256_file
 
 ZIP_EPOCH = 315532800  # 1980-01-01: the earliest date a zip entry can hold
 

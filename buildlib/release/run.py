@@ -64,7 +64,7 @@ class ReleaseRun:
 
 
 def _build(r: ReleaseRun) -> None:
-    from ..builder import Options, build
+    from ..build.builder import Options, build
     from ..deploy.release import load_release
     from ..progress import Display
     from ..tasks.build import errors, report

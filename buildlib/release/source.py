@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.stamp import checked_version
+from ..build.stamp import git_output as _git
 from ..errors import BuildlibError
-from ..stamp import checked_version
-from ..stamp import git_output as _git
 
 
 class SourceError(BuildlibError):

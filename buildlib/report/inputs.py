@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..build.manifest import Manifest, ManifestError
+from ..build.manifest import parse as parse_manifest
 from ..errors import BuildlibError
-from ..manifest import Manifest, ManifestError
-from ..manifest import parse as parse_manifest
 
 
 class ReportInputError(BuildlibError):

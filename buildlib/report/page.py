@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..manifest import Manifest
+from ..build.manifest import Manifest
 from . import inputs
 from .svg import PALETTE, Bar, Series, bar_chart, esc, line_chart
 

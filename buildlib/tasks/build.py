@@ -8,13 +8,14 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit
 
-from .. import layout, manifest
-from ..builder import BuildResult, Options, output_error
-from ..builder import build as run_build
+from .. import layout
+from ..build import manifest
+from ..build.builder import BuildResult, Options, output_error
+from ..build.builder import build as run_build
+from ..build.targets import matrix
 from ..config import parse_jobs
 from ..errors import OutputError
 from ..progress import Display, human_size, table
-from ..targets import matrix
 from .common import not_blank, one, project, selection, task
 
 
@@ -52,7 +53,7 @@ def report(result: BuildResult, explain: bool) -> str:
 
 def errors(result: BuildResult) -> str:
     """The failures, with one compile error shown once for all the platforms it broke."""
-    from ..gobuild import CompileError
+    from ..build.gobuild import CompileError
 
     compile_errors: dict[tuple[str, str], list[str]] = {}
     lines: list[str] = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Collection, Context
 
-from .. import state
-from ..builder import Options, prepare
+from ..build import state
+from ..build.builder import Options, prepare
 from ..progress import human_size, table
 from .common import one, project, task
 
@@ -13,7 +13,7 @@ from .common import one, project, task
 @task
 def info(c: Context) -> None:
     """Print where GOCACHE and GOMODCACHE are, their sizes and the last build's cache hits."""
-    from .. import gocache
+    from ..build import gocache
 
     p = project(c)
     recipe = prepare(p, Options())[0]
@@ -42,7 +42,7 @@ def info(c: Context) -> None:
 @task(help={"platform": "GOOS/GOARCH, e.g. linux/arm64; without it, one line per platform of build.yaml"})
 def key(c: Context, platform: str | None = None) -> None:
     """Print a stable CI cache key from go.sum, the Go version and the platform."""
-    from .. import gocache
+    from ..build import gocache
 
     p = project(c)
     platform = one("platform", platform, gocache.project_platforms(p), "one line per platform")
@@ -61,8 +61,8 @@ def key(c: Context, platform: str | None = None) -> None:
 })
 def prune(c: Context, older_than: str = "2d", all: bool = False, modules: bool = False) -> None:
     """Remove unused Go build cache entries and the temporary files of killed builds."""
-    from .. import gocache
-    from ..gobuild import clean_stale_temps
+    from ..build import gocache
+    from ..build.gobuild import clean_stale_temps
 
     p = project(c)
     recipe = prepare(p, Options())[0]

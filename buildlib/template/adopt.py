@@ -92,7 +92,7 @@ def _measure(root: Path, facts: Facts, main: str) -> tuple[int | None, str]:
 
 def _tidy(root: Path) -> dict[str, str]:
     """build.tidy as adopt writes it: "error" when go.mod/go.sum are tidy, "warn" (with the size) when not."""
-    from ..preflight import tidy_summary
+    from ..build.preflight import tidy_summary
 
     proc = procs.run([find_go(root), "mod", "tidy", "-diff"], root, {**os.environ, "GOFLAGS": "-mod=mod"},
                      timeout=900, go_tmp=False)

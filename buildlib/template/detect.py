@@ -17,9 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from .. import procs
+from ..build.inputs import decode_json_stream
 from ..errors import SelectionError, ToolError
 from ..gotool import find_go
-from ..inputs import decode_json_stream
 
 GIN = "github.com/gin-gonic/gin"
 # Folders whose mains are developer tools, never the shipped service.

@@ -10,7 +10,7 @@ import pytest
 from support import REPO, run_invoke
 
 from buildlib import ConfigError, config
-from buildlib.secretscan import Hit, allowed_by, scanner, summarise
+from buildlib.build.secretscan import Hit, allowed_by, scanner, summarise
 
 # Assembled at run time, so no key-shaped text sits in the repository.
 KEY = "\n".join(["-----BEGIN OPENSSH " + "PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
@@ -107,7 +107,7 @@ def test_summary_names_each_rule_once_with_its_lines() -> None:
 
 
 def test_the_library_is_not_imported_by_the_task_modules() -> None:
-    code = ("import sys; import tasks, buildlib.preflight, buildlib.builder, buildlib.images.policy, "
+    code = ("import sys; import tasks, buildlib.build.preflight, buildlib.build.builder, buildlib.images.policy, "
             "buildlib.images.check; print('detect_secrets' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

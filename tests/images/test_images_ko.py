@@ -15,10 +15,11 @@ import pytest
 from imagetest_helpers import invoke_ok
 from support import REPO
 
-from buildlib import config, manifest, toolcache
+from buildlib import config, toolcache
 from buildlib.bench import images as image_bench
 from buildlib.bench.ko import KoPeer
-from buildlib.builder import Options, prepare
+from buildlib.build import manifest
+from buildlib.build.builder import Options, prepare
 from buildlib.errors import ToolError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

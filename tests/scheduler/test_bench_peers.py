@@ -16,9 +16,9 @@ from support import REPO, run_invoke
 
 from buildlib import config, toolcache
 from buildlib.bench import peers
-from buildlib.builder import Options, prepare
+from buildlib.build.builder import Options, prepare
+from buildlib.build.targets import matrix
 from buildlib.errors import ToolError
-from buildlib.targets import matrix
 
 
 def test_task_builds_the_kits_bytes_and_builds_again_only_when_a_source_changed(built_copy: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from buildtest_helpers import manifest, sha256
 from support import run_invoke
 
-from buildlib import manifest as manifest_mod
+from buildlib.build import manifest as manifest_mod
+from buildlib.build.stamp import stamp
 from buildlib.errors import SelectionError
-from buildlib.stamp import stamp
 
 RULE = ("cannot be a version: it names the release directory on the hosts; use 1 to 128 letters, digits and "
         ". _ + -, starting with a letter or digit (for example --version 1.4.0)")

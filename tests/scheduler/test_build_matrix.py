@@ -7,7 +7,7 @@ from pathlib import Path
 from buildtest_helpers import build_settings, manifest, platform_of, sha256
 
 from buildlib import config
-from buildlib.targets import matrix
+from buildlib.build.targets import matrix
 
 EXPECTED = {
     f"{b}:{p}" for b in ("server", "healthcheck") for p in ("linux/amd64", "linux/arm64", "darwin/arm64")

@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from support import run_invoke
 
-from buildlib import config, scheduler
-from buildlib.builder import parallelism
+from buildlib import config
+from buildlib.build import scheduler
+from buildlib.build.builder import parallelism
+from buildlib.build.machine import Capacity
+from buildlib.build.plan import Recipe
+from buildlib.build.stamp import Stamp
+from buildlib.build.targets import matrix, select
 from buildlib.config import parse_jobs
 from buildlib.errors import BuildlibError, SelectionError
 from buildlib.gotool import GoTool, version_tuple
-from buildlib.machine import Capacity
-from buildlib.plan import Recipe
-from buildlib.stamp import Stamp
-from buildlib.targets import matrix, select
 
 
 class Sleep:
@@ -175,9 +176,9 @@ def test_cache_info_reports_locations_and_last_build(built_tree: Path) -> None:
 
 
 def test_mains_with_one_output_name_share_as_few_go_builds_as_they_can() -> None:
-    from buildlib.builder import _compile_groups
-    from buildlib.plan import Plan
-    from buildlib.targets import Target
+    from buildlib.build.builder import _compile_groups
+    from buildlib.build.plan import Plan
+    from buildlib.build.targets import Target
 
     mains = {"svc": "./cmd/svc", "api": "./cmd/api", "gen-a": "./tools/a/gen", "gen-b": "./tools/b/gen",
              "gen-c": "./tools/c/gen"}

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .atomic import read_json, write_json
-from .errors import BuildlibError
+from .. import layout
+from ..atomic import read_json, write_json
+from ..errors import BuildlibError
 
 SCHEMA = 1
 FILENAME = layout.MANIFEST

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import BuildlibError, SelectionError
+from ..errors import BuildlibError, SelectionError
 
 FALLBACK_VERSION = "0.0.0-dev"
 
@@ -49,7 +49,7 @@ def checked_version(version: str, source: str) -> str:
     deploy's own (``deploy.release.VERSION_RE``): a version it would refuse must not be built
     either, and a quote or a space would make the linker fail half-way through the build.
     """
-    from .deploy.release import VERSION_RE
+    from ..deploy.release import VERSION_RE
 
     if not VERSION_RE.fullmatch(version):
         raise SelectionError(f"{source}: {json.dumps(version)} cannot be a version: it names the release "

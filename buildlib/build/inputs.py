@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ToolError
+from ..errors import ToolError
 
 # Every field of `go list` that names a file the compiler or linker reads
 # (InvalidGoFiles: files that do not parse yet are inputs too, so fixing one counts).
@@ -69,7 +69,7 @@ def dir_names(root: Path, rel_dir: str, mode: str) -> list[str] | None:
 def list_packages(go: str, root: Path, env: dict[str, str], mains: list[str],
                   flags: list[str], cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """``go list -deps`` of ``mains`` for the platform in ``env``; -e so a broken package still lists."""
-    from . import procs
+    from .. import procs
 
     argv = [go, "list", "-e", "-deps", f"-json={_LIST_FIELDS}", *flags, *mains]
     out = procs.run(argv, root, env, cancel=cancel, timeout=600)

@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import layout, manifest, procs, state
-from .config import Project, go_module_path, parse_jobs
-from .errors import BuildlibError, OutputError
-from .gotool import check_version, find_go, probe
+from .. import layout, procs
+from ..config import Project, go_module_path, parse_jobs
+from ..errors import BuildlibError, OutputError
+from ..gotool import check_version, find_go, probe
+from ..locks import Locks
+from ..progress import Display
+from . import manifest, state
 from .keys import FileHashes
-from .locks import Locks
 from .plan import ListPackages, Plan, Recipe, plan_target
-from .progress import Display
 from .stamp import stamp
 from .targets import Target, matrix, select
 

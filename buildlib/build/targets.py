@@ -6,8 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .config import Project
-from .errors import SelectionError
+from ..config import Project
+from ..errors import SelectionError
 
 SELECTOR_HELP = "a selector is BINARY, BINARY:GOOS/GOARCH or GOOS/GOARCH, comma-separated"
 

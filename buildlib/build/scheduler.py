@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import BuildlibError
+from ..errors import BuildlibError
 
 
 class Step(Protocol):

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import procs
-from .errors import BuildlibError
+from .. import procs
+from ..errors import BuildlibError
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
 

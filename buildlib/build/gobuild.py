@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import procs, state
-from .atomic import fsync_dir
-from .errors import BuildlibError
+from .. import procs
+from ..atomic import fsync_dir
+from ..errors import BuildlibError
+from . import state
 from .keys import sha256_file
 from .plan import Plan, output_state
 from .targets import Target

@@ -13,9 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import layout, manifest
-from .atomic import read_json, write_json
-from .locks import Locks
+from .. import layout
+from ..atomic import read_json, write_json
+from ..locks import Locks
+from . import manifest
 
 SCHEMA = 1
 FILENAME = layout.STATE

@@ -83,7 +83,7 @@ def scanner() -> Iterator[Scanner]:
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.settings import get_plugins, transient_settings
     except ImportError as exc:
-        from .errors import ToolError
+        from ..errors import ToolError
 
         raise ToolError("the secret scan needs detect-secrets, which is not installed: "
                         "python3 -m pip install 'detect-secrets>=1.5' (the kit's pyproject.toml lists it)") from exc

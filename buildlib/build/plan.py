@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Profile, Project, go_module_path
-from .errors import BuildlibError
-from .gotool import GoTool
+from ..config import Profile, Project, go_module_path
+from ..errors import BuildlibError
+from ..gotool import GoTool
 from .inputs import Inputs, list_packages, listing_change, target_inputs
 from .keys import FileHashes, env_for_key, explain, target_key
 from .stamp import Stamp

@@ -15,8 +15,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from .config import Project
-from .errors import SelectionError, ToolError
+from ..config import Project
+from ..errors import SelectionError, ToolError
 from .plan import Recipe
 
 # Entries of GOCACHE: "<64 hex>-a" (action) and "<64 hex>-d" (output) in 256 "xx" directories.
