@@ -15,14 +15,16 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from .build.step import StepStatus
+
+if TYPE_CHECKING:
+    from .build.scheduler import Outcome
+    from .build.step import Step
 
 _REFRESH_S = 0.1
 _CLEAR_LINE = "\x1b[2K"
-
-
-def _label(step: Any) -> str:
-    return getattr(step, "label", None) or step.name
 
 
 def is_live(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
@@ -47,24 +49,24 @@ class Display:
         self._ticker: threading.Thread | None = None
 
     # -- events -------------------------------------------------------------
-    def started(self, step: Any) -> None:
+    def started(self, step: Step) -> None:
         with self._lock:
-            self._running[step.name] = (_label(step), time.monotonic())
-            if not self.live and not self.quiet and not getattr(step, "silent", False):
-                self._print(f"[{self._clock()}] start  {_label(step)}")
+            self._running[step.name] = (step.title, time.monotonic())
+            if not self.live and not self.quiet and not step.silent:
+                self._print(f"[{self._clock()}] start  {step.title}")
             elif self.live:
                 self._ensure_ticker()
 
-    def finished(self, step: Any, outcome: Any) -> None:
+    def finished(self, step: Step, outcome: Outcome) -> None:
         with self._lock:
             self._running.pop(step.name, None)
-            if getattr(step, "silent", False) and outcome.status == "ok":
+            if step.silent and outcome.status == StepStatus.OK:
                 return
-            word = {"ok": "done  ", "failed": "FAILED"}.get(outcome.status, outcome.status)
-            note = getattr(outcome.value, "note", "") if outcome.status == "ok" else ""
-            if self.quiet and outcome.status == "ok":
+            word = {StepStatus.OK: "done  ", StepStatus.FAILED: "FAILED"}.get(outcome.status, outcome.status)
+            note = getattr(outcome.value, "note", "") if outcome.status == StepStatus.OK else ""
+            if self.quiet and outcome.status == StepStatus.OK:
                 return
-            self._print(f"[{self._clock()}] {word} {_label(step)} ({outcome.duration:.1f}s){note}")
+            self._print(f"[{self._clock()}] {word} {step.title} ({outcome.duration:.1f}s){note}")
 
     def message(self, text: str) -> None:
         with self._lock:

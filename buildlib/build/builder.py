@@ -33,6 +33,7 @@ from . import manifest, state
 from .keys import FileHashes
 from .plan import ListPackages, Plan, Recipe, plan_target
 from .stamp import stamp
+from .step import Step, StepStatus, TargetStatus
 from .targets import Target, matrix, select
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def parallelism(requested: int | str, compiles: int, cap: Capacity) -> Paralleli
 @dataclass
 class TargetResult:
     target: Target
-    status: str                  # built | skipped | failed | not built
+    status: TargetStatus
     reasons: list[str]
     duration: float = 0.0
     size: int | None = None
@@ -174,7 +175,7 @@ class Context:
         return {"project": r.project.project.name, **r.stamp.as_dict(), "profile": r.profile.name,
                 "go_version": r.go.version}
 
-    def entry(self, plan: Plan, status: str, duration: float) -> dict[str, Any]:
+    def entry(self, plan: Plan, status: TargetStatus, duration: float) -> dict[str, Any]:
         out = self.outputs.get(plan.id) or (plan.old or {}).get("output", {})
         r = self.recipe
         return manifest.entry(
@@ -199,7 +200,8 @@ class Context:
             state.record(self.recipe.root, self.locks,
                          targets={p.id: self.state_record(p) for p in plans},
                          out_dir=self.recipe.project.out_path(), header=self.header(),
-                         entries={p.id: self.entry(p, "built", duration) for p in plans}, known=self.targets_known)
+                         entries={p.id: self.entry(p, TargetStatus.BUILT, duration) for p in plans},
+                         known=self.targets_known)
         except OSError as exc:
             raise output_error(exc, self.recipe.root, recorded=False, what=self.records()) from exc
         with self._lock:
@@ -210,7 +212,7 @@ class Context:
         return [self.recipe.root / state.FILENAME, manifest.path(self.recipe.project.out_path())]
 
 
-class RecordStep:
+class RecordStep(Step):
     """Post step: record skipped targets, the passed checks and this run's figures."""
 
     name = "record"
@@ -235,7 +237,7 @@ class RecordStep:
                 targets={p.id: ctx.state_record(p) for p in skipped},
                 hashes=ctx.hashes.export(), go=self.go_memo, checks=ctx.checks_passed, last_run=last_run,
                 out_dir=ctx.recipe.project.out_path(), header=ctx.header(),
-                entries={p.id: ctx.entry(p, "skipped", 0.0) for p in skipped}, known=ctx.targets_known)
+                entries={p.id: ctx.entry(p, TargetStatus.SKIPPED, 0.0) for p in skipped}, known=ctx.targets_known)
         except OSError as exc:
             raise output_error(exc, ctx.recipe.root, what=ctx.records()) from exc
 
@@ -478,7 +480,7 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
         steps.append(record)
         display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
         def finished(step: Any, outcome: scheduler.Outcome) -> None:
-            ctx.step_finished(step.name, outcome.status == "ok")
+            ctx.step_finished(step.name, outcome.status == StepStatus.OK)
             display.finished(step, outcome)
 
         events = scheduler.Events(started=display.started, finished=finished)
@@ -495,7 +497,7 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
 
             o.error = StepFailed(o.name, output_error(o.error.cause, root))
             o.detail = ""
-    errors = [o.error for o in outcomes.values() if o.status == "failed" and o.error is not None]
+    errors = [o.error for o in outcomes.values() if o.status == StepStatus.FAILED and o.error is not None]
     for o in outcomes.values():
         if o.detail:
             display.message(o.detail)
@@ -514,15 +516,17 @@ def _results(plans: list[Plan], steps: list[Any], outcomes: dict[str, scheduler.
     rows = []
     for plan in plans:
         prev = previous.get(plan.id, {})
-        row = TargetResult(target=plan.target, status="skipped", reasons=plan.reasons,
+        row = TargetResult(target=plan.target, status=TargetStatus.SKIPPED, reasons=plan.reasons,
                            previous_size=prev.get("size"), path=plan.target.out_rel(ctx.out_dir_rel))
         out = ctx.outputs.get(plan.id)
         step = step_of.get(plan.id)
         outcome = outcomes.get(step.name) if step else None
         if out and plan.id in ctx.recorded:
-            row.status, row.size, row.sha256, row.duration = "built", out["size"], out["sha256"], out["duration"]
+            row.status = TargetStatus.BUILT
+            row.size, row.sha256, row.duration = out["size"], out["sha256"], out["duration"]
         elif plan.stale:
-            row.status = "failed" if outcome and outcome.status == "failed" else "not built"
+            row.status = (TargetStatus.FAILED if outcome and outcome.status == StepStatus.FAILED
+                          else TargetStatus.NOT_BUILT)
             if outcome and outcome.error:
                 row.reasons = [*plan.reasons, f"not built: {_first_line(outcome.error)}"]
             row.size = _size(recipe.root / row.path)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import procs
 from ..atomic import fsync_dir
@@ -24,7 +24,11 @@ from ..errors import BuildlibError
 from . import state
 from .keys import sha256_file
 from .plan import Plan, output_state
+from .step import Step
 from .targets import Target
+
+if TYPE_CHECKING:
+    from .builder import Context
 
 TMP_PREFIX = procs.TMP_PREFIX
 
@@ -83,7 +87,7 @@ def _diagnostics(stderr: str, packages: set[str]) -> tuple[str, int]:
     return "\n".join(keep).strip(), compiled
 
 
-class Compile:
+class Compile(Step):
     """Build the stale targets of one platform with one ``go build``."""
 
     def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...], after: tuple[str, ...] = (),
@@ -101,7 +105,7 @@ class Compile:
         # knows them, else its binaries.
         self.weight = 10 + max(len(plans), len(set().union(*(p.packages for p in plans))))
 
-    def run(self, ctx: Any) -> CompileResult:
+    def run(self, ctx: Context) -> CompileResult:
         result = CompileResult()
         todo = [p for p in self.plans if p.stale]
         result.skipped = [p for p in self.plans if not p.stale]
@@ -129,7 +133,7 @@ class Compile:
                 self._build(ctx, todo, result)
         return result
 
-    def _build(self, ctx: Any, todo: list[Plan], result: CompileResult) -> None:
+    def _build(self, ctx: Context, todo: list[Plan], result: CompileResult) -> None:
         failed = self._go_build(ctx, todo, result)
         if failed and len(todo) > 1:
             # One broken binary must not cost the others their build, and each error should name
@@ -139,7 +143,7 @@ class Compile:
             raise CompileError(", ".join(p.target.binary for p, _ in failed), self.platform,
                                "\n".join(dict.fromkeys(text for _, text in failed)))
 
-    def _go_build(self, ctx: Any, todo: list[Plan], result: CompileResult) -> list[tuple[Plan, str]]:
+    def _go_build(self, ctx: Context, todo: list[Plan], result: CompileResult) -> list[tuple[Plan, str]]:
         """One ``go build`` of ``todo`` into a temporary directory; install what it produced."""
         recipe = ctx.recipe
         out_dir = (recipe.root / todo[0].target.out_rel(ctx.out_dir_rel)).parent

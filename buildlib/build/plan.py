@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Profile, Project, go_module_path
 from ..errors import BuildlibError
@@ -22,7 +22,11 @@ from ..gotool import GoTool
 from .inputs import Inputs, list_packages, listing_change, target_inputs
 from .keys import FileHashes, env_for_key, explain, target_key
 from .stamp import Stamp
+from .step import Step
 from .targets import Target
+
+if TYPE_CHECKING:
+    from .builder import Context
 
 
 def _quote(value: str) -> str:
@@ -199,7 +203,7 @@ def refresh(plan: Plan, recipe: Recipe, pkgs: list[dict[str, Any]], hashes: File
         plan.reasons = explain(plan.old, plan.parts, plan.files)
 
 
-class ListPackages:
+class ListPackages(Step):
     """``go list -deps`` for one platform, then each of its plans is decided again."""
 
     def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...]) -> None:
@@ -211,8 +215,8 @@ class ListPackages:
         self.silent = True
         self.weight = 1
 
-    def run(self, ctx: Any) -> None:
-        recipe: Recipe = ctx.recipe
+    def run(self, ctx: Context) -> None:
+        recipe = ctx.recipe
         mains = sorted({p.target.main for p in self.plans})
         pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags(),
                              ctx.cancel)

@@ -16,12 +16,16 @@ import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import procs
 from ..errors import BuildlibError
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
+from .step import Step
+
+if TYPE_CHECKING:
+    from .builder import Context
 
 
 class PreflightError(BuildlibError):
@@ -33,7 +37,7 @@ class StepNote:
     note: str = ""
 
 
-def _go(ctx: Any, *args: str) -> subprocess.CompletedProcess[str]:
+def _go(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:
     recipe = ctx.recipe
     env = recipe.env(recipe.project.platforms[0])
     # Through procs: stopped with the build, and never left running after it (see procs).
@@ -63,23 +67,19 @@ def _modcache_sig(path: str) -> list[int]:
     return [st.st_dev, st.st_ino]
 
 
-class Check:
+class Check(Step):
     """A preflight step that is skipped while its recorded key still matches."""
 
-    name = ""
-    label = ""
-    deps: tuple[str, ...] = ()
-    silent = False
     # The key is only go.mod/go.sum and the module cache's: the pass is also kept beside that cache.
     beside_modcache = False
 
-    def key(self, ctx: Any) -> str:
+    def key(self, ctx: Context) -> str:
         raise NotImplementedError
 
-    def check(self, ctx: Any) -> None:
+    def check(self, ctx: Context) -> None:
         raise NotImplementedError
 
-    def run(self, ctx: Any) -> StepNote:
+    def run(self, ctx: Context) -> StepNote:
         key = self.key(ctx)
         if not ctx.force and (ctx.checks_before.get(self.name) == key or self._kept(ctx, key)):
             ctx.checks_passed[self.name] = key
@@ -90,13 +90,13 @@ class Check:
             self._keep(ctx, self.key(ctx))  # after the check: a download may have made the cache
         return StepNote()
 
-    def _record(self, ctx: Any, key: str) -> Path:
+    def _record(self, ctx: Context, key: str) -> Path:
         return Path(ctx.recipe.gomodcache()) / "cache" / "buildlib" / f"{self.name}-{key}"
 
-    def _kept(self, ctx: Any, key: str) -> bool:
+    def _kept(self, ctx: Context, key: str) -> bool:
         return self.beside_modcache and self._record(ctx, key).exists()
 
-    def _keep(self, ctx: Any, key: str) -> None:
+    def _keep(self, ctx: Context, key: str) -> None:
         record = self._record(ctx, key)
         try:
             record.parent.mkdir(parents=True, exist_ok=True)
@@ -111,18 +111,18 @@ class DownloadModules(Check):
     label = "download modules (go mod download)"
     weight = 3
 
-    def key(self, ctx: Any) -> str:
+    def key(self, ctx: Context) -> str:
         modcache = ctx.recipe.gomodcache()
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), modcache, _modcache_sig(modcache)])
 
-    def check(self, ctx: Any) -> None:
+    def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "download")
         if out.returncode != 0:
             raise PreflightError(
                 f"`go mod download` failed:\n{out.stderr.strip()}\n"
                 "Check the network or GOPROXY, or fix go.mod (go mod tidy) and run again.")
 
-    def run(self, ctx: Any) -> StepNote:
+    def run(self, ctx: Context) -> StepNote:
         note = super().run(ctx)
         # The download changed the module cache's identity if it created it: record the final one.
         ctx.checks_passed[self.name] = self.key(ctx)
@@ -137,7 +137,7 @@ class TidyCheck(Check):
     deps = ("modules",)
     weight = 2
 
-    def key(self, ctx: Any) -> str:
+    def key(self, ctx: Context) -> str:
         # Tidiness depends on go.mod, go.sum and the imports (and build constraints) of every .go file
         # of the module, not on the rest of the code.
         root = ctx.recipe.root
@@ -146,7 +146,7 @@ class TidyCheck(Check):
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), ctx.recipe.go.version,
                        _go_headers(root, dict.fromkeys(files))])
 
-    def run(self, ctx: Any) -> StepNote:
+    def run(self, ctx: Context) -> StepNote:
         mode = ctx.recipe.project.build.tidy
         if mode == "off":
             return StepNote(" - skipped (build.tidy: off)")
@@ -158,7 +158,7 @@ class TidyCheck(Check):
                                 "go.mod and go.sum")
             raise
 
-    def check(self, ctx: Any) -> None:
+    def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "tidy", "-diff")
         if out.returncode != 0:
             diff = out.stdout.strip() or out.stderr.strip()
@@ -196,11 +196,11 @@ class VerifyModules(Check):
     weight = 3  # the slowest check: start it first
     light = True  # runs beside the compiles (which wait for it only to install), without taking a slot
 
-    def key(self, ctx: Any) -> str:
+    def key(self, ctx: Context) -> str:
         modcache = ctx.recipe.gomodcache()
         return digest([ctx.hashes.get("go.sum"), modcache, _modcache_sig(modcache)])
 
-    def check(self, ctx: Any) -> None:
+    def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "verify")
         if out.returncode != 0:
             raise PreflightError(
@@ -234,7 +234,7 @@ def _display(path: str, root: Path, modcache: str) -> str:
     return real
 
 
-class SecretScan:
+class SecretScan(Step):
     """Every file embedded into a target to build matches no secret rule (detect-secrets), unless allowed.
 
     ``go list -deps`` of each main (the run's own listing, when it made one)
@@ -258,7 +258,7 @@ class SecretScan:
         # After the `go list` steps of the run (``listing``): then every plan holds its current inputs.
         self.deps = (*self.deps, *listing)
 
-    def _key(self, ctx: Any) -> str:
+    def _key(self, ctx: Context) -> str:
         """The plans' current inputs (the run's `go list` steps came first) and settings, stamp aside."""
         from .secretscan import rules_version
 
@@ -267,7 +267,7 @@ class SecretScan:
             [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, p.files),
              _go_headers(root, p.ignored)] for p in self.plans]])
 
-    def run(self, ctx: Any) -> StepNote:
+    def run(self, ctx: Context) -> StepNote:
         key = self._key(ctx)
         if not ctx.force and ctx.checks_before.get(self.name) == key:
             return StepNote(" - passed before, inputs unchanged")
@@ -275,7 +275,7 @@ class SecretScan:
         ctx.checks_passed[self.name] = key
         return StepNote(note)
 
-    def _embedded(self, ctx: Any) -> list[Embedded]:
+    def _embedded(self, ctx: Context) -> list[Embedded]:
         recipe = ctx.recipe
         root, modcache = recipe.root, recipe.gomodcache()
         by_platform: dict[str, list[Any]] = defaultdict(list)
@@ -302,7 +302,7 @@ class SecretScan:
                         item.binaries.add(plan.target.binary)
         return sorted(found.values(), key=lambda e: e.name)
 
-    def _scan(self, ctx: Any, embedded: list[Embedded]) -> str:
+    def _scan(self, ctx: Context, embedded: list[Embedded]) -> str:
         if not embedded:
             return " - no embedded files"
         from .secretscan import allowed_by, scanner, summarise

@@ -1,7 +1,7 @@
 """Run a DAG of steps with at most N at once.
 
-A step is a small named object: ``name``, ``deps`` (names of steps that must
-succeed first) and ``run(ctx)``. Steps do the work; the scheduler decides the
+A step is a ``Step``: ``name``, ``deps`` (names of steps that must succeed
+first) and ``run(ctx)``, with the few settings below as class defaults. Steps do the work; the scheduler decides the
 order, bounds the parallelism, times each step and wraps whatever a step
 raises into a ``StepFailed`` naming the step. A failed step fails only the
 steps that depend on it: independent targets still build and are reported.
@@ -17,16 +17,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import BuildlibError
-
-
-class Step(Protocol):
-    name: str
-    deps: tuple[str, ...]
-
-    def run(self, ctx: Any) -> Any: ...
+from .step import Step, StepStatus
 
 
 class StepFailed(BuildlibError):
@@ -47,7 +41,7 @@ class Blocked(BuildlibError):
 @dataclass
 class Outcome:
     name: str
-    status: str = "pending"          # ok | failed | blocked (a dependency failed) | cancelled
+    status: StepStatus = StepStatus.PENDING
     started: float = 0.0
     duration: float = 0.0
     value: Any = None
@@ -59,18 +53,18 @@ class Outcome:
 class Events:
     """What the scheduler reports while it runs (the progress display listens)."""
 
-    started: Callable[[Any], None] = lambda step: None
-    finished: Callable[[Any, Outcome], None] = lambda step, outcome: None
+    started: Callable[[Step], None] = lambda step: None
+    finished: Callable[[Step, Outcome], None] = lambda step, outcome: None
 
 
 @dataclass
 class _Graph:
-    steps: dict[str, Any]
+    steps: dict[str, Step]
     waiting_on: dict[str, set[str]] = field(default_factory=dict)
     dependents: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _graph(steps: Iterable[Any]) -> _Graph:
+def _graph(steps: Iterable[Step]) -> _Graph:
     g = _Graph(steps={})
     for step in steps:
         if step.name in g.steps:
@@ -86,7 +80,7 @@ def _graph(steps: Iterable[Any]) -> _Graph:
     return g
 
 
-def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
+def run(steps: Iterable[Step], ctx: Any, jobs: int, events: Events | None = None,
         cancel: threading.Event | None = None) -> dict[str, Outcome]:
     """Run ``steps`` respecting their deps, at most ``jobs`` at a time; returns every step's outcome."""
     if jobs < 1:
@@ -103,23 +97,23 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         for child in g.dependents.get(name, []):
             g.waiting_on[child].discard(name)
             child_step = g.steps[child]
-            soft = name in getattr(child_step, "after", ()) or getattr(child_step, "always", False)
-            if outcomes[name].status != "ok" and not soft:
-                if outcomes[child].status == "pending":
-                    outcomes[child].status = "blocked"
+            soft = name in child_step.after or child_step.always
+            if outcomes[name].status != StepStatus.OK and not soft:
+                if outcomes[child].status == StepStatus.PENDING:
+                    outcomes[child].status = StepStatus.BLOCKED
                     outcomes[child].error = StepFailed(child, BuildlibError(f"not run: {name} failed"))
                     settle(child)
-            elif not g.waiting_on[child] and outcomes[child].status == "pending":
+            elif not g.waiting_on[child] and outcomes[child].status == StepStatus.PENDING:
                 ready.append(child)
 
-    def call(step: Any) -> Any:
+    def call(step: Step) -> Any:
         outcomes[step.name].started = time.monotonic()
         events.started(step)
         return step.run(ctx)
 
     # A ``light`` step (a check that mostly reads files, or waits on go) takes no slot of ``jobs``, so
     # the compiles that may run beside it are not held back by it.
-    light = {n for n, st in g.steps.items() if getattr(st, "light", False)}
+    light = {n for n, st in g.steps.items() if st.light}
 
     def heavy_running() -> int:
         return sum(1 for n in running.values() if n not in light)
@@ -128,18 +122,18 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
         try:
             while ready or running:
                 # Longest work first: a step may say how much it weighs.
-                ready.sort(key=lambda n: (-getattr(g.steps[n], "weight", 0), n))
+                ready.sort(key=lambda n: (-g.steps[n].weight, n))
                 while ready:
                     pick = next((n for n in ready if n in light or heavy_running() < jobs), None)
                     if pick is None:
                         break
                     ready.remove(pick)
                     name = pick
-                    if cancel.is_set() and not getattr(g.steps[name], "always", False):
-                        outcomes[name].status = "cancelled"
+                    if cancel.is_set() and not g.steps[name].always:
+                        outcomes[name].status = StepStatus.CANCELLED
                         settle(name)
                         continue
-                    outcomes[name].status = "running"
+                    outcomes[name].status = StepStatus.RUNNING
                     running[pool.submit(call, g.steps[name])] = name
                 if not running:
                     continue
@@ -150,9 +144,9 @@ def run(steps: Iterable[Any], ctx: Any, jobs: int, events: Events | None = None,
                     out.duration = time.monotonic() - out.started if out.started else 0.0
                     exc = fut.exception()
                     if exc is None:
-                        out.status, out.value = "ok", fut.result()
+                        out.status, out.value = StepStatus.OK, fut.result()
                     else:
-                        out.status = "blocked" if isinstance(exc, Blocked) else "failed"
+                        out.status = StepStatus.BLOCKED if isinstance(exc, Blocked) else StepStatus.FAILED
                         out.error = exc if isinstance(exc, StepFailed) else StepFailed(name, exc)
                         if not isinstance(exc, BuildlibError):
                             out.detail = "".join(traceback.format_exception(exc))

@@ -12,6 +12,7 @@ from .. import layout
 from ..build import manifest
 from ..build.builder import BuildResult, Options, output_error
 from ..build.builder import build as run_build
+from ..build.step import TargetStatus
 from ..build.targets import matrix
 from ..config import parse_jobs
 from ..errors import OutputError
@@ -32,14 +33,14 @@ def report(result: BuildResult, explain: bool) -> str:
     if explain:
         lines.append("why:")
         for r in result.targets:
-            verb = {"built": "rebuilt", "skipped": "skipped"}.get(r.status, r.status)
+            verb = {TargetStatus.BUILT: "rebuilt", TargetStatus.SKIPPED: "skipped"}.get(r.status, r.status)
             lines.append(f"  {r.target.id:<28} {verb}: {'; '.join(r.reasons)}")
         lines.append("")
-    rows = [[r.target.id, r.status, f"{r.duration:.1f}s" if r.status == "built" else "-",
+    rows = [[r.target.id, r.status, f"{r.duration:.1f}s" if r.status == TargetStatus.BUILT else "-",
              human_size(r.size) + _delta(r.size, r.previous_size)] for r in result.targets]
     lines.append(table(["target", "result", "time", "size"], rows, right={2}))
-    built = sum(r.status == "built" for r in result.targets)
-    skipped = sum(r.status == "skipped" for r in result.targets)
+    built = sum(r.status == TargetStatus.BUILT for r in result.targets)
+    skipped = sum(r.status == TargetStatus.SKIPPED for r in result.targets)
     failed = len(result.targets) - built - skipped
     total = f"total: {built} built, {skipped} up to date"
     if failed:
@@ -70,7 +71,7 @@ def errors(result: BuildResult) -> str:
     for (binaries, diagnostics), platforms in compile_errors.items():
         names = binaries.split(", ")
         kept = any(r.size is not None for r in result.targets
-                   if r.status == "failed" and r.target.binary in names and r.target.platform in platforms)
+                   if r.status == TargetStatus.FAILED and r.target.binary in names and r.target.platform in platforms)
         # Only a target built before has a previous binary to keep.
         note = "; the previous binaries are untouched" if kept else ""
         lines.append(f"error: go build failed for {binaries} on {', '.join(platforms)}{note}:\n{diagnostics}")
@@ -102,7 +103,8 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
     print(report(result, explain))
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
     # A failed run is not a figure of the trend either (and may have met a full disk).
-    if result.ok and any(t.status == "built" for t in result.targets) and (stored := manifest.load(p.out_path())):
+    built = any(t.status == TargetStatus.BUILT for t in result.targets)
+    if result.ok and built and (stored := manifest.load(p.out_path())):
         from ..report import history
 
         try:

@@ -16,13 +16,14 @@ from buildlib.build.builder import parallelism
 from buildlib.build.machine import Capacity
 from buildlib.build.plan import Recipe
 from buildlib.build.stamp import Stamp
+from buildlib.build.step import Step
 from buildlib.build.targets import matrix, select
 from buildlib.config import parse_jobs
 from buildlib.errors import BuildlibError, SelectionError
 from buildlib.gotool import GoTool, version_tuple
 
 
-class Sleep:
+class Sleep(Step):
     """A step that holds a slot for a while and remembers how many ran at once."""
 
     def __init__(self, name: str, deps: tuple[str, ...] = (), fail: bool = False, always: bool = False) -> None:
@@ -193,7 +194,7 @@ def test_after_orders_a_step_without_passing_a_failure_on() -> None:
     ctx = _ctx()
     first = Sleep("first", fail=True)
     second = Sleep("second", deps=("first",))
-    second.after = ("first",)  # type: ignore[attr-defined]
+    second.after = ("first",)
     out = scheduler.run([first, second], ctx, 4)
     assert out["first"].status == "failed"
     assert out["second"].status == "ok"
