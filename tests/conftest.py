@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from filelock import FileLock
-from support import MODULE_VERSION_PKG, REPO, STAMP, go_binary, module_path
+
+from tests.helpers.support import MODULE_VERSION_PKG, REPO, STAMP, go_binary, module_path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -146,7 +147,7 @@ def docker_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def released_app(once: Callable[..., Any], shared_dir: Path) -> dict[str, Any]:
-    """A generated app released once per run with `invoke release` (tests/release/released.py)."""
-    from release import released
+    """A generated app released once per run with `invoke release` (tests/helpers/released.py)."""
+    from tests.helpers import released
 
     return once("released-app", lambda: released.make(shared_dir / "released-app"))

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import REPO, run_invoke
+
+from tests.helpers.support import REPO, run_invoke
 
 
 @pytest.fixture(scope="session")

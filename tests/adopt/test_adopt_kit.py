@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib.errors import SelectionError
 from buildlib.template import kit
+from tests.helpers.support import REPO, run_invoke
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 

@@ -16,12 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import ginapps
 import pytest
-from support import REPO, run_invoke
 
 from buildlib import config, sections  # noqa: F401 - sections registers service:, images:
 from buildlib import service as service_mod
+from tests.helpers import ginapps
+from tests.helpers.support import REPO, run_invoke
 
 VARIANTS = ("alpine", "distroless", "scratch")
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploylab import NAMES, VERSIONS, Fleet
 from filelock import FileLock
-from support import REPO
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import NAMES, VERSIONS, Fleet
+from tests.helpers.support import REPO
 
 
 @pytest.fixture(scope="session")

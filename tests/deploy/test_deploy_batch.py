@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploylab import DOMAIN, SECRET, Fleet
-from support import REPO
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import DOMAIN, SECRET, Fleet
+from tests.helpers.support import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

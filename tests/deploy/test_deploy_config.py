@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib import ConfigError, config
 from buildlib.deploy import settings
+from tests.helpers.support import REPO, run_invoke
 
 TEMPLATE = (REPO / "build.yaml").read_text()
 

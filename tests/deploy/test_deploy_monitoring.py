@@ -1,6 +1,6 @@
 """The rendered monitoring, live: a real Prometheus scrapes the lab hosts, a real Alertmanager calls back.
 
-The app is written by the tests (tests/adopt/ginapps.py, shape "metered"): a Gin service
+The app is written by the tests (tests/helpers/ginapps.py, shape "metered"): a Gin service
 with client_golang metrics whose GET /api/work takes as long as POST /admin/delay last said.
 The kit is adopted into it and deploys it to two lab hosts; `invoke monitor.render` writes
 the rules, the scrape job (each host's nginx metrics listener, published on 127.0.0.1) and
@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylab import Fleet, adopted_app, ok
-from support import run_invoke
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import Fleet, adopted_app, ok
+from tests.helpers.support import run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

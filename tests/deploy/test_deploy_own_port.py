@@ -1,6 +1,6 @@
 """Deploying a Gin app that knows nothing of systemd: the hardened profile's two instances.
 
-The app is written by the tests (tests/adopt/ginapps.py, shape "ownport"): it binds
+The app is written by the tests (tests/helpers/ginapps.py, shape "ownport"): it binds
 $HTTP_PORT itself (9090 here, not 8080), answers /status/ready, reads conf/app.yaml
 from its working directory and appends every request to logs/access.log. The kit
 is adopted into it with `invoke init --adopt`, and from then on the app's own copy
@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylab import Fleet, adopted_app, load_process, ok
-from support import run_invoke
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import Fleet, adopted_app, load_process, ok
+from tests.helpers.support import run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -1,6 +1,6 @@
 """The .deb of `invoke release`, installed with apt on a deploy-lab host (systemd as PID 1, nginx).
 
-The package is the generated "ownport" app's (tests/release/released.py): the hardened profile's
+The package is the generated "ownport" app's (tests/helpers/released.py): the hardened profile's
 template unit, its env file, the nginx site, a system user. Installed, the service answers its
 health path through nginx; stopped, nothing of it runs; removed, neither its units nor its site stay.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploylab import nginx_get
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import nginx_get
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deploylab import DOMAIN
-from support import REPO, free_port, run_invoke
+
+from tests.helpers.deploylab import DOMAIN
+from tests.helpers.support import REPO, free_port, run_invoke
 
 
 def ghosts(*names: str, platform: str = "linux/amd64") -> dict[str, object]:

@@ -7,9 +7,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib.deploy import check
+from tests.helpers.support import REPO, run_invoke
 
 # The unit of the guide this template replaces, as the guide writes it.
 GUIDE_UNIT = """[Unit]

@@ -9,10 +9,10 @@ import ssl
 import time
 
 import pytest
-from deploylab import DOMAIN, NAMES, SECRET, Fleet, load_process
-from support import free_port, wait_for
 
 from buildlib.bench import lab
+from tests.helpers.deploylab import DOMAIN, NAMES, SECRET, Fleet, load_process
+from tests.helpers.support import free_port, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

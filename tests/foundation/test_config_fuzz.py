@@ -21,10 +21,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import REPO, run_invoke
 
 from buildlib import ConfigError, config
 from buildlib.schema import MapOf, Nullable, OneOf, Record
+from tests.helpers.support import REPO, run_invoke
 
 TEMPLATE = (REPO / "build.yaml").read_bytes()
 LINES = TEMPLATE.splitlines(keepends=True)

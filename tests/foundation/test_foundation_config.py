@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib import ConfigError, config
+from tests.helpers.support import REPO, run_invoke
 
 TEMPLATE = (REPO / "build.yaml").read_text()
 

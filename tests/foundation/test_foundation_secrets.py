@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib import ConfigError, config
 from buildlib.build.secretscan import Hit, allowed_by, scanner, summarise
+from tests.helpers.support import REPO, run_invoke
 
 # Assembled at run time, so no key-shaped text sits in the repository.
 KEY = "\n".join(["-----BEGIN OPENSSH " + "PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",

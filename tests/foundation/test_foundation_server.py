@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import STAMP, free_port, wait_for
+
+from tests.helpers.support import STAMP, free_port, wait_for
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import REPO, run_invoke
+
+from tests.helpers.support import REPO, run_invoke
 
 HOSTS = "valid: web1, web2, web3, web (group); leave --hosts out for every host"
 TARGETS = "valid: healthcheck, server, darwin/arm64, linux/amd64, linux/arm64; leave --only out for every target"

@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 from filelock import FileLock
-from imagetest_helpers import VARIANTS, copy_tree, invoke_ok, remove_tags
-from support import REPO, shared
+
+from tests.helpers.images import VARIANTS, copy_tree, invoke_ok, remove_tags
+from tests.helpers.support import REPO, shared
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +119,7 @@ def pushed(shared_dir: Path, released_app: dict[str, Any], docker_client: Any) -
     base images go there first with `invoke image.bases --push`, since that builder cannot read the
     engine's images. The registry lives as long as a worker uses it, so the pushes belong to it.
     """
-    import pushlab
+    from tests.helpers import pushlab
 
     def make() -> dict[str, Any]:
         root = shared_dir / "pushlab"
@@ -134,9 +135,10 @@ def pushed(shared_dir: Path, released_app: dict[str, Any], docker_client: Any) -
 
 
 def _push_app(lab: dict[str, Any], released: Path, dest: Path) -> dict[str, Any]:
-    import pushlab
     import yaml
-    from release.released import git
+
+    from tests.helpers import pushlab
+    from tests.helpers.released import git
 
     if dest.exists():
         shutil.rmtree(dest)

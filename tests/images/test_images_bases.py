@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from imagetest_helpers import invoke_ok
-from support import REPO
 
 from buildlib.errors import ToolError
 from buildlib.images import bases, engine
 from buildlib.images.layers import saved
+from tests.helpers.images import invoke_ok
+from tests.helpers.support import REPO
 
 
 def test_second_run_skips_every_image(local_bases: str) -> None:

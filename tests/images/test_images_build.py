@@ -6,8 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from imagetest_helpers import VARIANTS, invoke_ok, remove_tags
-from support import run_invoke
+from tests.helpers.images import VARIANTS, invoke_ok, remove_tags
+from tests.helpers.support import run_invoke
 
 
 def _image_id(ref: str) -> str:

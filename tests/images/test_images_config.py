@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from support import REPO
 
 from buildlib import config
 from buildlib.errors import ConfigError
 from buildlib.images import build, dockerfile, settings
+from tests.helpers.support import REPO
 
 
 def _with_images(root: Path, images_yaml: str) -> Path:

@@ -12,8 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from imagetest_helpers import invoke_ok
-from support import REPO
 
 from buildlib import config, toolcache
 from buildlib.bench import images as image_bench
@@ -21,6 +19,8 @@ from buildlib.bench.ko import KoPeer
 from buildlib.build import manifest
 from buildlib.build.builder import Options, prepare
 from buildlib.errors import ToolError
+from tests.helpers.images import invoke_ok
+from tests.helpers.support import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ def _images(reference: str) -> list[str]:
 
 
 def test_ko_builds_the_kits_binary_and_the_bench_times_both(tmp_path: Path, local_bases: str) -> None:
-    from adopt import ginapps
+    from tests.helpers import ginapps
 
     toolcache.ensure(toolcache.KO)
     app = ginapps.make("monorepo", tmp_path / "portal")  # go.mod in server/, its main package at the root of it

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from imagetest_helpers import invoke_ok, remove_tags
-from secret_fixtures import allow, plant
-from support import run_invoke
 
 from buildlib.images import engine, policy
 from buildlib.images.layers import saved
+from tests.helpers.images import invoke_ok, remove_tags
+from tests.helpers.secret_fixtures import allow, plant
+from tests.helpers.support import run_invoke
 
 # Everything the policy forbids: a shell (busybox base), root (no USER), no HEALTHCHECK,
 # a .env with a password, and a private key that a later layer deletes (it still ships).

@@ -1,7 +1,7 @@
 """`invoke image.push`: one tag per variant naming linux/amd64 and linux/arm64, in a real registry.
 
 The variants of the released "stock" app go through a remote BuildKit daemon and the buildx client
-(fixture `pushed`, tests/images/pushlab.py). Each platform is pulled back by the engine and its
+(fixture `pushed`, tests/helpers/pushlab.py). Each platform is pulled back by the engine and its
 binaries' ELF headers read; the amd64 image is run by `invoke image.smoke`.
 """
 
@@ -16,11 +16,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pushlab
 import pytest
 import yaml
-from imagetest_helpers import copy_tree
-from support import run_invoke
+
+from tests.helpers import pushlab
+from tests.helpers.images import copy_tree
+from tests.helpers.support import run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -7,10 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from support import run_invoke
-
 from buildlib.images import engine
 from buildlib.images.layers import saved
+from tests.helpers.support import run_invoke
 
 # Budgets no image can meet, in an invoke config pointing at another build file of the same tree.
 _TIGHT = """

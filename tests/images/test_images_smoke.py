@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from imagetest_helpers import VARIANTS, invoke_ok
 
 from buildlib.images import engine, smoke
+from tests.helpers.images import VARIANTS, invoke_ok
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from support import REPO, run_invoke
 
 from buildlib.bench import lab
+from tests.helpers.support import REPO, run_invoke
 
 # promtool comes from Debian's prometheus package (.ci/run installs it).
 

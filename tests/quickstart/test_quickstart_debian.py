@@ -18,10 +18,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import REPO, go_binary
 
 from buildlib.bench import lab
 from buildlib.template.files import repository_files
+from tests.helpers.support import REPO, go_binary
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 CA = "/etc/ssl/certs/ca-certificates.crt"

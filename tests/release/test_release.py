@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from release.released import IDENTITY, MAINTAINER, TAGS, git, ok, release_invoke
-from support import go_binary
+
+from tests.helpers.released import IDENTITY, MAINTAINER, TAGS, git, ok, release_invoke
+from tests.helpers.support import go_binary
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buildtest_helpers import copy_sources
-from support import run_invoke
+
+from tests.helpers.builds import copy_sources
+from tests.helpers.support import run_invoke
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,6 @@ def built_tree(once: Callable[..., Any], shared_dir: Path) -> Path:
 @pytest.fixture
 def built_copy(built_tree: Path, tmp_path: Path) -> Path:
     """A private copy of the built tree, outputs and .build/ state included."""
-    from buildtest_helpers import clone
+    from tests.helpers.builds import clone
 
     return clone(built_tree, tmp_path / "tree")

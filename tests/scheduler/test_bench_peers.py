@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from buildtest_helpers import manifest
-from support import REPO, run_invoke
 
 from buildlib import config, toolcache
 from buildlib.bench import peers
 from buildlib.build.builder import Options, prepare
 from buildlib.build.targets import matrix
 from buildlib.errors import ToolError
+from tests.helpers.builds import manifest
+from tests.helpers.support import REPO, run_invoke
 
 
 def test_task_builds_the_kits_bytes_and_builds_again_only_when_a_source_changed(built_copy: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_peer_that_is_not_installed_is_not_measured(tool: toolcache.GoProgram,
 
 @pytest.mark.slow
 def test_goreleaser_builds_the_kits_bytes_for_arm_and_windows_in_a_repository_of_its_own(tmp_path: Path) -> None:
-    from adopt import ginapps
+    from tests.helpers import ginapps
 
     binary = toolcache.ensure(toolcache.GORELEASER)
     app = ginapps.make("multi", tmp_path / "shop")  # cmd/api, cmd/worker, tools/gen

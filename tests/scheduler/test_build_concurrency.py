@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from buildtest_helpers import copy_sources, manifest, platform_of, sha256
-from support import run_invoke, wait_for
+from tests.helpers.builds import copy_sources, manifest, platform_of, sha256
+from tests.helpers.support import run_invoke, wait_for
 
 
 def _start(tree: Path, *args: str) -> subprocess.Popen[str]:

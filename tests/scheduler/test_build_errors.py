@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildtest_helpers import manifest, sha256
-from support import run_invoke
+
+from tests.helpers.builds import manifest, sha256
+from tests.helpers.support import run_invoke
 
 
 def test_compile_error_keeps_previous_binary_and_other_targets(built_copy: Path) -> None:

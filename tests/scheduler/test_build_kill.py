@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from buildtest_helpers import manifest, sha256
-from support import run_invoke, wait_for
+
+from tests.helpers.builds import manifest, sha256
+from tests.helpers.support import run_invoke, wait_for
 
 # Only linux/amd64 is rebuilt: two binaries, enough for a compile and an install to be under way.
 ONLY = "linux/amd64"

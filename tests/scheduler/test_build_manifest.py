@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from buildtest_helpers import manifest, sha256
-from support import run_invoke
 
 from buildlib.build import manifest as manifest_mod
 from buildlib.build.stamp import stamp
 from buildlib.errors import SelectionError
+from tests.helpers.builds import manifest, sha256
+from tests.helpers.support import run_invoke
 
 RULE = ("cannot be a version: it names the release directory on the hosts; use 1 to 128 letters, digits and "
         ". _ + -, starting with a letter or digit (for example --version 1.4.0)")

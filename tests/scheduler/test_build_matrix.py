@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from buildtest_helpers import build_settings, manifest, platform_of, sha256
-
 from buildlib import config
 from buildlib.build.targets import matrix
+from tests.helpers.builds import build_settings, manifest, platform_of, sha256
 
 EXPECTED = {
     f"{b}:{p}" for b in ("server", "healthcheck") for p in ("linux/amd64", "linux/arm64", "darwin/arm64")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from support import run_invoke
+from tests.helpers.support import run_invoke
 
 
 def _done(stderr: str, label: str) -> str:

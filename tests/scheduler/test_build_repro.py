@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from buildtest_helpers import copy_sources, manifest, sha256
-from support import run_invoke
+from tests.helpers.builds import copy_sources, manifest, sha256
+from tests.helpers.support import run_invoke
 
 COMMIT_DATE = "2026-03-04T05:06:07Z"
 GIT_ENV = {"GIT_AUTHOR_NAME": "Build Test", "GIT_AUTHOR_EMAIL": "build@example.com",

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from buildtest_helpers import copy_sources
-from secret_fixtures import CREDENTIALS, KEY, allow, plant
-from support import module_path, run_invoke
+from tests.helpers.builds import copy_sources
+from tests.helpers.secret_fixtures import CREDENTIALS, KEY, allow, plant
+from tests.helpers.support import module_path, run_invoke
 
 ONLY = ("--only", "server:linux/amd64")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import run_invoke
 
 from buildlib import config
 from buildlib.build import scheduler
@@ -21,6 +20,7 @@ from buildlib.build.targets import matrix, select
 from buildlib.config import parse_jobs
 from buildlib.errors import BuildlibError, SelectionError
 from buildlib.gotool import GoTool, version_tuple
+from tests.helpers.support import run_invoke
 
 
 class Sleep(Step):

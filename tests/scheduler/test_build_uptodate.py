@@ -7,8 +7,8 @@ import re
 import stat
 from pathlib import Path
 
-from buildtest_helpers import manifest
-from support import go_binary, run_invoke
+from tests.helpers.builds import manifest
+from tests.helpers.support import go_binary, run_invoke
 
 
 def _why(stdout: str) -> dict[str, str]:

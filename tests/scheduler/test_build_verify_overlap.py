@@ -6,8 +6,8 @@ import re
 import stat
 from pathlib import Path
 
-from buildtest_helpers import manifest, sha256
-from support import run_invoke
+from tests.helpers.builds import manifest, sha256
+from tests.helpers.support import run_invoke
 
 
 def test_a_failed_verify_blocks_the_install_of_what_compiled_beside_it(built_copy: Path, tmp_path: Path) -> None:

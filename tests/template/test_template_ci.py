@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
-from support import REPO, run_invoke
 
 from buildlib import config
+from tests.helpers.support import REPO, run_invoke
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 

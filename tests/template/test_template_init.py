@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import REPO, free_port, go_binary, module_path, run_invoke
 
 from buildlib import config
 from buildlib.errors import BuildlibError
 from buildlib.template import detect, new
 from buildlib.template.names import check_module_path, module_path_problem
+from tests.helpers.support import REPO, free_port, go_binary, module_path, run_invoke
 
 OLD_MODULE = module_path()
 OLD_NAME = config.load(REPO / "build.yaml").project.name

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from support import run_invoke
+from tests.helpers.support import run_invoke
 
 _SKIP = {".git", ".nox", ".build", "bin", "__pycache__", ".pytest_cache", ".ruff_cache"}
 VARIANTS = ("alpine", "distroless", "scratch")

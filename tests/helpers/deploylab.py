@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import REPO, run_invoke
-
 from buildlib.bench import lab
+from tests.helpers.support import REPO, run_invoke
 
 NAMES = ["web1", "web2", "web3"]
 VERSIONS = ("1.0.0", "1.1.0", "1.2.0")
@@ -147,7 +146,8 @@ def adopted_app(shape: str, root: Path, releases: Path, versions: tuple[str, ...
     import shutil
 
     import yaml
-    from adopt import ginapps
+
+    from tests.helpers import ginapps
 
     shutil.rmtree(root, ignore_errors=True)
     app = ginapps.make(shape, root)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, run_invoke
 
 from buildlib.report import history
+from tests.helpers.support import REPO, run_invoke
 
 BUILD_YAML = "project:\n  name: shop\nbinaries:\n  api:\n    main: ./cmd/api\n"
 

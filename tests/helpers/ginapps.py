@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import go_binary
+from tests.helpers.support import go_binary
 
 GIN_VERSION = "v1.12.0"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from support import REPO, free_port, run_invoke
 
 from buildlib.debt import coverage, dependencies, markers
 from buildlib.template.files import repository_files
+from tests.helpers.support import REPO, free_port, run_invoke
 
 DEMO_BUILD_YAML = """\
 project:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support import REPO, run_invoke
+
+from tests.helpers.support import REPO, run_invoke
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "windows/amd64"]
 DOMAIN = "stock.test"
@@ -39,7 +40,7 @@ def release_invoke(root: Path, *args: str, timeout: float = 1800) -> subprocess.
 
 def make(dest: Path) -> dict[str, Any]:
     """Write, tag and release the app under ``dest``; what the tests need to know, JSON-ready."""
-    from adopt import ginapps
+    from tests.helpers import ginapps
 
     app = ginapps.make("ownport", dest / "stock")
     root = app.repo

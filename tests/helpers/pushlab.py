@@ -20,9 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from support import free_port
-
 from buildlib import toolcache
+from tests.helpers.support import free_port
 
 BUILDER = "kit-remote"
 # The 28.x client: no buildx of its own, so the plugin given here is the one it uses.

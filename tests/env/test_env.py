@@ -9,9 +9,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import REPO, free_port, run_invoke, wait_for
 
 from buildlib import ConfigError, SelectionError, config, environments
+from tests.helpers.support import REPO, free_port, run_invoke, wait_for
 
 TEMPLATE = (REPO / "build.yaml").read_text()
 

@@ -10,9 +10,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from support import REPO
-
 from buildlib.bench.build import copy_tree
+from tests.helpers.support import REPO
 
 # ELF e_machine and Mach-O cputype of the architectures in the matrix.
 _ELF_MACHINES = {0x3E: "amd64", 0xB7: "arm64"}

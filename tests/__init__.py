@@ -1,0 +1,1 @@
+"""The kit's tests: one folder per area of buildlib, shared helpers in ``tests.helpers``."""
