@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import layout, procs
 from ..config import Project, go_module_path, parse_jobs
-from ..errors import BuildlibError, OutputError
+from ..errors import Interrupted, OutputError
 from ..gotool import check_version, find_go, probe
 from ..locks import Locks
 from ..progress import Display
@@ -349,15 +349,6 @@ def prepare(project: Project, opts: Options, environ: dict[str, str] | None = No
     recipe = Recipe(project=project, profile=profile, stamp=stamp(root, project.project.version, opts.version,
                                                                   environ), go=go, base_env=environ)
     return recipe, targets, saved, go_memo
-
-
-class Interrupted(BuildlibError):
-    """SIGTERM or SIGINT stopped the build; the exit status is 128 + the signal, as a shell reports it."""
-
-    def __init__(self, signum: int, message: str = "") -> None:
-        self.signum = signum
-        self.exit_code = 128 + signum
-        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager

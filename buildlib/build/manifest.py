@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import layout
 from ..atomic import read_json, write_json
-from ..errors import BuildlibError
+from ..errors import InputError
 
 SCHEMA = 1
 FILENAME = layout.MANIFEST
@@ -30,13 +30,11 @@ def load(out_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
 
 
-class ManifestError(BuildlibError):
-    """bin/manifest.json is not what `invoke build` writes; the message says which part and what to run."""
-
-    exit_code = 2
+class ManifestError(InputError):
+    """bin/manifest.json is not what `invoke build` writes; ``problem`` says which part, the hint what to run."""
 
     def __init__(self, problem: str, hint: str = "run `invoke build` again to write it anew") -> None:
-        super().__init__(f"{problem}; {hint}")
+        super().__init__(problem, hint=hint)
         self.problem = problem
 
 

@@ -19,17 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import procs
-from ..errors import BuildlibError
+from ..errors import CheckFailed
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
 from .step import Step
 
 if TYPE_CHECKING:
     from .builder import Context
-
-
-class PreflightError(BuildlibError):
-    """go.mod, go.sum or the module cache is not in a state to build from."""
 
 
 @dataclass
@@ -118,7 +114,7 @@ class DownloadModules(Check):
     def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "download")
         if out.returncode != 0:
-            raise PreflightError(
+            raise CheckFailed(
                 f"`go mod download` failed:\n{out.stderr.strip()}\n"
                 "Check the network or GOPROXY, or fix go.mod (go mod tidy) and run again.")
 
@@ -180,7 +176,7 @@ def tidy_summary(diff: str) -> str:
     return f"go mod tidy would add {added} line(s) and delete {removed}"
 
 
-class NotTidy(PreflightError):
+class NotTidy(CheckFailed):
     def __init__(self, message: str, summary: str) -> None:
         super().__init__(message)
         self.summary = summary
@@ -203,14 +199,16 @@ class VerifyModules(Check):
     def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "verify")
         if out.returncode != 0:
-            raise PreflightError(
+            raise CheckFailed(
                 f"`go mod verify` failed: the module cache does not match go.sum:\n"
                 f"{(out.stdout + out.stderr).strip()}\n"
                 "Run `go clean -modcache` and build again to download clean copies.")
 
 
-class SecretsFound(BuildlibError):
-    """An embedded file matches a secret rule: it would ship inside the binary and be served by it."""
+class SecretsFound(CheckFailed):
+    """An embedded file matches a secret rule: it would ship inside the binary and be served by it.
+
+    Exit 2, not a check's 1: the fix is in what the user gave (the file, or build.yaml's allow list)."""
 
     exit_code = 2
 
@@ -314,7 +312,7 @@ class SecretScan(Step):
                 try:
                     hits = scan.scan_path(Path(item.path))
                 except OSError as exc:
-                    raise PreflightError(f"cannot read the embedded file {item.name}: {exc.strerror}") from exc
+                    raise CheckFailed(f"cannot read the embedded file {item.name}: {exc.strerror}") from exc
                 if not hits:
                     continue
                 pattern = allowed_by(item.name, allow)

@@ -22,16 +22,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildlibError, ToolError
+from ..errors import CheckFailed, ToolError
 from .render import SITE_FILE, UPSTREAM_FILE, env_name, service_unit, upstream_servers
 from .settings import DeployConfig
 
 STOCK_UNIT_DIRS = ("/usr/lib/systemd/system", "/lib/systemd/system")
 _SCORE = re.compile(r"Overall exposure level for (\S+): ([0-9.]+) (\w+)")
-
-
-class CheckError(BuildlibError):
-    """A rendered file failed a check; the message lists every failure."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +153,7 @@ def check_profile(cfg: DeployConfig, profile: str, folder: Path) -> list[CheckFi
     name = service_unit(cfg, profile)
     service = folder / name
     if not service.is_file():
-        raise CheckError(f"{service} does not exist; run `invoke deploy.render --out {folder.parent}` first")
+        raise CheckFailed(f"{service} does not exist; run `invoke deploy.render --out {folder.parent}` first")
     found = []
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as tmp:
         ok, out = verify_units(cfg, folder, Path(tmp))
@@ -236,7 +232,7 @@ def check_code(cfg: DeployConfig, root: Path, main: str) -> list[CheckFinding]:
 
 
 def raise_failures(findings: list[CheckFinding], fix: str | None = None) -> None:
-    """CheckError listing the failed findings, if any, ending with ``fix`` (default: what the deploy's mean)."""
+    """CheckFailed listing the failed findings, if any, ending with ``fix`` (default: what the deploy's mean)."""
     failed = [f for f in findings if not f.ok and not f.skipped]
     if not failed:
         return
@@ -249,4 +245,4 @@ def raise_failures(findings: list[CheckFinding], fix: str | None = None) -> None
         joined = "; ".join(fixes)
         fix = f"{joined[0].upper()}{joined[1:]}, then rerun `invoke deploy.check`"
     lines = "\n  ".join(f.line() for f in failed)
-    raise CheckError(f"{len(failed)} check(s) failed:\n  {lines}\n{fix}")
+    raise CheckFailed(f"{len(failed)} check(s) failed:\n  {lines}\n{fix}")

@@ -14,16 +14,10 @@ from pathlib import Path
 from ..build import manifest
 from ..build.keys import sha256_file
 from ..config import Project
-from ..errors import BuildlibError, SelectionError
+from ..errors import InputError, SelectionError
 
 # A version becomes a directory name and part of shell commands on the hosts.
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
-
-
-class ReleaseError(BuildlibError):
-    """The manifest has no usable binary for a host; the message names the build to run."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -44,8 +38,8 @@ class Release:
 
     def for_platform(self, platform: str) -> Artifact:
         if platform not in self.artifacts:
-            raise ReleaseError(_build_hint(self.binary, platform, self.version,
-                                           f"no {self.binary} binary for {platform} in the manifest"))
+            raise InputError(_build_hint(self.binary, platform, self.version,
+                                         f"no {self.binary} binary for {platform} in the manifest"))
         return self.artifacts[platform]
 
 
@@ -70,12 +64,12 @@ def load_release(project: Project, binary: str, platforms: dict[str, list[str]],
     try:
         built = manifest.read(path.parent, _rel(project, path))
     except manifest.ManifestError as exc:
-        raise ReleaseError(_build_hint(binary, list(platforms), version, exc.problem)) from exc
+        raise InputError(_build_hint(binary, list(platforms), version, exc.problem)) from exc
     if built is None:
-        raise ReleaseError(_build_hint(binary, list(platforms), version, f"{_rel(project, path)} does not exist"))
+        raise InputError(_build_hint(binary, list(platforms), version, f"{_rel(project, path)} does not exist"))
     if not version and not built.version:
-        raise ReleaseError(_build_hint(binary, list(platforms), version,
-                                       f"{_rel(project, path)} is not a build manifest (it names no version)"))
+        raise InputError(_build_hint(binary, list(platforms), version,
+                                     f"{_rel(project, path)} is not a build manifest (it names no version)"))
     wanted = version or built.version
     if not VERSION_RE.fullmatch(str(wanted)):
         raise SelectionError(f'version "{wanted}" cannot name a release directory; use letters, digits '
@@ -85,11 +79,11 @@ def load_release(project: Project, binary: str, platforms: dict[str, list[str]],
         key = f"{binary}:{platform}"
         target = built.targets.get(key)
         if target is None or not target.sha256:
-            raise ReleaseError(_build_hint(binary, platform, version, f"{_rel(project, path)} has no {key} "
-                                           f"(needed by {', '.join(hosts)})"))
+            raise InputError(_build_hint(binary, platform, version, f"{_rel(project, path)} has no {key} "
+                                         f"(needed by {', '.join(hosts)})"))
         if built.version_of(target) != wanted:
-            raise ReleaseError(_build_hint(binary, platform, wanted, f"{key} in {_rel(project, path)} is version "
-                                           f"{built.version_of(target)}, not {wanted}"))
+            raise InputError(_build_hint(binary, platform, wanted, f"{key} in {_rel(project, path)} is version "
+                                         f"{built.version_of(target)}, not {wanted}"))
         artifacts[platform] = _artifact(project, target)
     return Release(version=str(wanted), binary=binary, artifacts=artifacts)
 
@@ -97,13 +91,13 @@ def load_release(project: Project, binary: str, platforms: dict[str, list[str]],
 def _artifact(project: Project, target: manifest.ManifestEntry) -> Artifact:
     file = project.root / target.path
     if not target.path or not file.is_file():
-        raise ReleaseError(_build_hint(target.binary, target.platform, None,
-                                       f"{target.id}: {_rel(project, file)} is missing"))
+        raise InputError(_build_hint(target.binary, target.platform, None,
+                                     f"{target.id}: {_rel(project, file)} is missing"))
     digest = sha256_file(file)
     if digest != target.sha256:
-        raise ReleaseError(_build_hint(target.binary, target.platform, None,
-                                       f"{target.id}: {_rel(project, file)} does not match the sha256 in the "
-                                       "manifest (changed after the build)"))
+        raise InputError(_build_hint(target.binary, target.platform, None,
+                                     f"{target.id}: {_rel(project, file)} does not match the sha256 in the "
+                                     "manifest (changed after the build)"))
     return Artifact(platform=target.platform, path=file, sha256=digest, size=file.stat().st_size)
 
 

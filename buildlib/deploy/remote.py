@@ -41,7 +41,7 @@ class RemoteError(BuildlibError):
         self.host = host
         self.step = step
         self.problem = problem + (f"; {hint}" if hint else "")
-        super().__init__(f"{host.name} ({host.address}): {step}: {problem}" + (f"; {hint}" if hint else ""))
+        super().__init__(f"{host.name} ({host.address}): {step}: {problem}", hint=hint)
 
 
 class UnreachableError(RemoteError):

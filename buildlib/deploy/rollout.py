@@ -25,58 +25,15 @@ import hashlib
 import secrets as token_source
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TypeVar
 
 from ..config import Project
-from ..errors import BuildlibError, ToolError
+from ..errors import ToolError
 from . import alertgate, fleet, steps
+from .batches import BatchRun, HostOutcome, Status, detail_of, outcome_of
 from .release import Release
 from .remote import Remote, RemoteError, UnreachableError, note, say
 from .render import FILES_ARCHIVE, Rendering, env_name, files_archive
 from .settings import DeployConfig, Host
-
-T = TypeVar("T")
-
-
-class RolloutError(BuildlibError):
-    """The rollout stopped at a host; the summary printed before it shows every host."""
-
-
-class Interrupted(BuildlibError):
-    """Ctrl-C: stopped between steps."""
-
-    exit_code = 130
-
-
-class Status(StrEnum):
-    """What a rollout (or a rollback) did to one host; the summary prints the value."""
-
-    UPDATED = "updated"
-    CURRENT = "current"            # already served the version: nothing done
-    ROLLED_BACK = "rolled back"    # the host failed its switch or gate and went back
-    REVERTED = "reverted"          # passed its gate, went back because another host of its batch failed
-    NOT_SWITCHED = "not switched"  # staged, never switched: another host of its batch failed first
-    FAILED = "failed"
-    UNREACHABLE = "unreachable"
-    UNTOUCHED = "untouched"
-    INTERRUPTED = "interrupted"
-    PLANNED = "planned"            # dry run
-
-
-# The statuses that stop a rollout (a reverted or not switched host is the consequence, not the cause).
-BAD = frozenset({Status.ROLLED_BACK, Status.FAILED, Status.UNREACHABLE})
-
-
-@dataclass
-class HostOutcome:
-    host: Host
-    status: Status
-    detail: str = ""
-
-    @property
-    def bad(self) -> bool:
-        return self.status in BAD
 
 
 @dataclass
@@ -87,9 +44,13 @@ class Staged:
     previous: str | None  # what to go back to: what ran before
     before: str           # what it serves now, for the summary
 
+    @property
+    def host(self) -> Host:
+        return self.remote.host
+
 
 @dataclass
-class Rollout:
+class Rollout(BatchRun):
     """One release going to a set of hosts."""
 
     project: Project
@@ -112,28 +73,14 @@ class Rollout:
     def version(self) -> str:
         return self.release.version
 
-    def run(self, hosts: list[Host], batch: int) -> list[HostOutcome]:
-        """Deploy to ``hosts``, ``batch`` at a time; stop at the first batch with a failure."""
-        outcomes: dict[str, HostOutcome] = {
-            h.name: HostOutcome(h, Status.UNTOUCHED, "" if self.dry else "not contacted") for h in hosts}
+    @property
+    def unit_profile(self) -> str:
+        return self.rendering.profile
+
+    def title(self, hosts: list[Host], batch: int) -> str:
         mode = "dry run: no connection, nothing is executed" if self.dry else f"batches of {batch}"
-        note(f"deploy {self.cfg.app} {self.version} ({self.rendering.profile} profile, "
-             f"{self.rendering.environment} environment) to {', '.join(h.name for h in hosts)}: {mode}")
-        with fleet.ctrl_c_stops(self.stop):
-            for group in fleet.batches(hosts, batch):
-                if self.stop.is_set():
-                    break
-                remotes = self._connect(group, outcomes)
-                if remotes is None:
-                    break
-                try:
-                    outcomes.update((o.host.name, o) for o in self._batch(remotes))
-                finally:
-                    for remote in remotes:
-                        remote.close()
-                if any(outcomes[h.name].bad for h in group):
-                    break
-        return list(outcomes.values())
+        return (f"deploy {self.cfg.app} {self.version} ({self.rendering.profile} profile, "
+                f"{self.rendering.environment} environment) to {', '.join(h.name for h in hosts)}: {mode}")
 
     def _batch(self, remotes: list[Remote]) -> list[HostOutcome]:
         """One batch, phase by phase (see the module's docstring)."""
@@ -144,7 +91,7 @@ class Rollout:
             try:
                 self.on_staged([s.remote.host for s in staged])
             except RemoteError as exc:
-                done[exc.host.name] = _failure(exc)
+                done[exc.host.name] = outcome_of(exc)
                 staged = [s for s in staged if s.remote.host != exc.host]
         if self._all_ok(done) and not self.stop.is_set():
             staged = self._phase(staged, self._check, done)
@@ -165,25 +112,6 @@ class Rollout:
             self._phase(passed, lambda s: self._revert(s, failed), done)
         return list(done.values())
 
-    def _phase(self, items: list[T], fn: Callable[[T], HostOutcome | Staged],
-               done: dict[str, HostOutcome]) -> list[Staged]:
-        """Run ``fn`` on every item in parallel; a HostOutcome (or an error) ends that host's batch."""
-        futures = fleet.run_parallel(items, fn, self.stop)
-        carry = []
-        for item, future in zip(items, futures, strict=True):
-            host = item.remote.host if isinstance(item, Staged) else item.host  # type: ignore[attr-defined]
-            exc = future.exception()
-            result = _failure(exc, host) if exc is not None else future.result()
-            if isinstance(result, Staged):
-                carry.append(result)
-            else:
-                done[host.name] = result  # type: ignore[assignment]
-        return carry
-
-    @staticmethod
-    def _all_ok(done: dict[str, HostOutcome]) -> bool:
-        return not any(o.bad for o in done.values())
-
     def _leave(self, staged: list[Staged], done: dict[str, HostOutcome]) -> None:
         """Hosts staged but not switched, because of the others (or Ctrl-C): they keep what they run."""
         failed = ", ".join(o.host.name for o in done.values() if o.bad)
@@ -196,27 +124,6 @@ class Rollout:
             else:
                 done[host.name] = HostOutcome(host, Status.INTERRUPTED, f"staged {self.version}, still serving "
                                               f"{s.before}")
-
-    def _connect(self, group: list[Host], outcomes: dict[str, HostOutcome]) -> list[Remote] | None:
-        """Connect to every host of the batch before touching any of them."""
-        def connect(host: Host) -> Remote:
-            return fleet.open_remote(self.project, self.cfg, host, self.dry)
-
-        futures = fleet.run_parallel(group, connect, self.stop)
-        remotes = [f.result() for f in futures if f.exception() is None]
-        failed = [(h, f.exception()) for h, f in zip(group, futures, strict=True) if f.exception() is not None]
-        for host, exc in failed:
-            if not isinstance(exc, UnreachableError):
-                for r in remotes:
-                    r.close()
-                raise exc  # a config error (missing key file): nothing was touched
-            outcomes[host.name] = HostOutcome(host, Status.UNREACHABLE, _detail(exc))
-            say(host.name, f"unreachable: {exc}")
-        if failed or self.stop.is_set():
-            for r in remotes:
-                r.close()
-            return None
-        return remotes  # type: ignore[return-value]
 
     def _prepare(self, remote: Remote) -> HostOutcome | Staged:
         """Probe and stage: after this the release is on the host, and nothing that runs has changed."""
@@ -253,7 +160,7 @@ class Rollout:
         except RemoteError as exc:
             status = Status.UNREACHABLE if isinstance(exc, UnreachableError) else Status.FAILED
             say(host.name, f"{status.upper()} before the switch: {exc.step}: {exc.problem}")
-            return HostOutcome(host, status, f"{_detail(exc)}; not switched (it served {s.before} when last seen)")
+            return HostOutcome(host, status, f"{detail_of(exc)}; not switched (it served {s.before} when last seen)")
         return s
 
     def _switch(self, s: Staged) -> HostOutcome | Staged:
@@ -261,7 +168,7 @@ class Rollout:
         remote, host, version = s.remote, s.remote.host, self.version
         say(host.name, f"activate {version}")
         try:
-            out = remote.run(steps.activate(self.cfg, version, self.rendering.profile), "activate", timeout=180)
+            out = remote.run(steps.activate(self.cfg, version, self.unit_profile), "activate", timeout=180)
             if out.stdout.strip():
                 say(host.name, out.stdout.strip())
             version_route = f" and {self.cfg.health.version}" if self.cfg.health.version else ""
@@ -318,11 +225,6 @@ class Rollout:
         say(host.name, f"reverted: serving {s.previous}")
         return HostOutcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
                            f"{failed} failed; serving {s.previous} again")
-
-    def _switch_to(self, remote: Remote, release: str, step: str) -> None:
-        """Activate ``release`` and health-gate it, as a rollback or a batch's revert does; RemoteError on failure."""
-        remote.run(steps.activate(self.cfg, release, self.rendering.profile), step, timeout=180)
-        remote.run(steps.gate(self.cfg, release), f"{step} health gate", timeout=self.cfg.health.timeout + 30)
 
     def digest(self, host: Host) -> str:
         """What makes this release on ``host``: its binary and every file, the env file with its secrets."""
@@ -382,50 +284,20 @@ class Rollout:
         return HostOutcome(host, Status.ROLLED_BACK, f"{version} failed at {exc.step} ({exc.problem}); "
                            f"rolled back, serving {previous} again")
 
+    def interrupted_message(self) -> str:
+        return ("interrupted; each host serves the release shown above. `invoke deploy.status` shows what "
+                "every host serves now; rerun `invoke deploy` to continue (hosts already serving the version "
+                "are skipped)")
+
+    def stopped_message(self, first: HostOutcome, outcomes: list[HostOutcome]) -> str:
+        back = [f"{o.host.name} ({o.status})" for o in outcomes if o.status in (Status.REVERTED, Status.NOT_SWITCHED)]
+        batch = f"\nthe other hosts of its batch serve what they served before: {', '.join(back)}" if back else ""
+        return (f"rollout of {self.version} stopped at {first.host.name} ({first.host.address}): {first.detail}"
+                f"{batch}\nthe hosts after it were not touched; fix the cause and rerun `invoke deploy`")
+
     def _print_rollback_plan(self, remote: Remote) -> None:
         say(remote.host.name, "# if the activation or health gate fails, instead of pruning:")
         remote.run(steps.mark_failed(self.cfg, self.version), "mark the release failed")
-        remote.run(steps.activate(self.cfg, "PREVIOUS", self.rendering.profile),
+        remote.run(steps.activate(self.cfg, "PREVIOUS", self.unit_profile),
                    "switch back to PREVIOUS (what `current` pointed to before)")
         remote.run(steps.gate(self.cfg, "PREVIOUS"), "health gate of PREVIOUS")
-
-
-def summary(outcomes: list[HostOutcome]) -> str:
-    width = max(len(o.host.name) for o in outcomes)
-    return "\n".join(f"  {o.host.name:<{width}}  {o.status:<12} {o.detail}" for o in outcomes)
-
-
-def finish(rollout: Rollout, outcomes: list[HostOutcome]) -> None:
-    """Print the per-host result; raise when the rollout did not reach every host."""
-    note("summary:\n" + summary(outcomes))
-    if rollout.stop.is_set():
-        raise Interrupted("interrupted; each host serves the release shown above. "
-                          "`invoke deploy.status` shows what every host serves now; rerun `invoke deploy` "
-                          "to continue (hosts already serving the version are skipped)")
-    bad = [o for o in outcomes if o.bad]
-    if bad:
-        first = bad[0]
-        back = [f"{o.host.name} ({o.status})" for o in outcomes if o.status in (Status.REVERTED, Status.NOT_SWITCHED)]
-        batch = f"\nthe other hosts of its batch serve what they served before: {', '.join(back)}" if back else ""
-        raise RolloutError(f"rollout of {rollout.version} stopped at {first.host.name} ({first.host.address}): "
-                           f"{first.detail}{batch}\nthe hosts after it were not touched; fix the cause and rerun "
-                           "`invoke deploy`")
-
-
-def _failure(exc: BaseException, host: Host | None = None) -> HostOutcome:
-    """An error that ended a host's batch, as its outcome."""
-    if isinstance(exc, RemoteError):
-        host = exc.host
-        if isinstance(exc, UnreachableError):
-            say(host.name, f"unreachable: {exc.step}: {exc.problem}")
-            return HostOutcome(host, Status.UNREACHABLE, _detail(exc))
-        say(host.name, f"FAILED at {exc.step}: {exc.problem}")
-    if host is None:
-        raise exc
-    return HostOutcome(host, Status.FAILED, _detail(exc))
-
-
-def _detail(exc: BaseException) -> str:
-    """An exception as an outcome's detail: without the host, which the summary already names."""
-    return f"{exc.step}: {exc.problem}" if isinstance(exc, RemoteError) else str(exc)
-

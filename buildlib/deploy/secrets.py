@@ -13,16 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import Project
-from ..errors import BuildlibError
+from ..errors import InputError
 from .settings import DeployConfig, expand_local
 
 _LINE = re.compile(r"\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*")
-
-
-class SecretError(BuildlibError):
-    """A secret is missing, or its file is somewhere it must not be."""
-
-    exit_code = 2
 
 
 def read_file(path: Path) -> dict[str, str]:
@@ -32,13 +26,13 @@ def read_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise SecretError(f"{path}: cannot read the secrets file: {why}") from exc
+        raise InputError(f"{path}: cannot read the secrets file: {why}") from exc
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _LINE.fullmatch(line)
         if m is None:
-            raise SecretError(f"{path}:{number}: expected NAME=value")
+            raise InputError(f"{path}:{number}: expected NAME=value")
         value = m.group(2)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
@@ -69,11 +63,11 @@ def load(project: Project, cfg: DeployConfig, environ: Mapping[str, str] | None 
             values[name], source = from_file[name], str(path)
         else:
             where = f" or add it to {path}" if path else " or name a secrets file in deploy.secrets.file"
-            raise SecretError(f"secret {name} is not set: export {name}=...{where}; secrets never come "
-                              "from the repository")
+            raise InputError(f"secret {name} is not set: export {name}=...{where}; secrets never come "
+                             "from the repository")
         if any(ch in values[name] for ch in "\n\r\0"):
-            raise SecretError(f"secret {name} (from {source}) contains a line break or NUL; the environment "
-                              "file holds one line per variable: put it on one line (e.g. base64-encode a key)")
+            raise InputError(f"secret {name} (from {source}) contains a line break or NUL; the environment "
+                             "file holds one line per variable: put it on one line (e.g. base64-encode a key)")
     return values
 
 
@@ -82,7 +76,7 @@ def check_private(path: Path) -> None:
     try:
         mode = path.stat().st_mode & 0o777
     except OSError as exc:
-        raise SecretError(f"{path}: cannot read the secrets file: {exc.strerror}") from exc
+        raise InputError(f"{path}: cannot read the secrets file: {exc.strerror}") from exc
     if mode & 0o077:
-        raise SecretError(f"{path} is open to group or others (mode {mode:04o}); a secrets file must be private "
-                          f"to its owner: run `chmod 600 {shlex.quote(str(path))}`")
+        raise InputError(f"{path} is open to group or others (mode {mode:04o}); a secrets file must be private "
+                         f"to its owner: run `chmod 600 {shlex.quote(str(path))}`")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ToolError
-from .errors import NoBuildKit, NoEngine
+from .errors import NoEngine
 
 # A client path to use instead of searching PATH (e.g. a buildx-enabled one elsewhere).
 OVERRIDE_ENV = "BUILDLIB_DOCKER"
@@ -115,8 +115,8 @@ def cli() -> DockerCLI:
             return found
         reasons.append(why)
     if not reasons:
-        raise NoBuildKit("no `docker` client on PATH; install Docker (Debian: apt-get install docker.io)")
-    raise NoBuildKit(
+        raise ToolError("no `docker` client on PATH; install Docker (Debian: apt-get install docker.io)")
+    raise ToolError(
         "no docker client here can build with BuildKit:\n  " + "\n  ".join(reasons) + "\n"
         "Install the buildx plugin (Debian: apt-get install docker-buildx), or put a client that has it "
         f"first on PATH, or name one in {OVERRIDE_ENV}=/path/to/docker"

@@ -25,14 +25,6 @@ class NoEngine(ToolError):
         )
 
 
-class NoBuildKit(ToolError):
-    """No docker client on PATH can build with BuildKit."""
-
-
-class NoMultiPlatform(ToolError):
-    """The client or builder at hand cannot push one image for several platforms."""
-
-
 class BuildStepFailed(ToolError):
     """A Dockerfile step exited non-zero; the message carries the step and its output."""
 
@@ -46,18 +38,6 @@ class BuildStepFailed(ToolError):
             + (f"{hint}\n" if hint else "")
             + f"full log: {log_path}"
         )
-
-
-class BudgetExceeded(BuildlibError):
-    """An image or binary is larger than build.yaml allows."""
-
-
-class PolicyViolation(BuildlibError):
-    """An image breaks a rule it must follow (root user, a shell, a secret, no healthcheck)."""
-
-
-class SmokeFailed(BuildlibError):
-    """A container of the image did not serve, turn healthy or stop cleanly."""
 
 
 class MissingBinaries(BuildlibError):

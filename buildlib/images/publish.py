@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ToolError
 from .build import ImageOptions, ImagePlan, build_args, each_variant, epoch_of, needed_roles, plan, run_logged, tags
 from .engine import DockerCLI, cli
-from .errors import NoMultiPlatform
 from .settings import LOCAL, ImageSettings
 
 _CREATE_HINT = ("create one with `docker buildx create --name shared --driver remote unix:///run/buildkit/"
@@ -60,7 +60,7 @@ class Builder:
 def inspect_builder(client: DockerCLI, name: str | None) -> Builder:
     """The buildx builder ``name`` (None: the current one); refused when it cannot push several platforms."""
     if not client.buildx:
-        raise NoMultiPlatform(
+        raise ToolError(
             f"pushing one tag for several platforms needs docker buildx; {client.path} ({client.version}) builds "
             "with its built-in BuildKit only. Install the buildx plugin (Debian: apt-get install docker-buildx; "
             "or put a docker-buildx binary in ~/.docker/cli-plugins/), then " + _CREATE_HINT)
@@ -68,8 +68,8 @@ def inspect_builder(client: DockerCLI, name: str | None) -> Builder:
     text = proc.stdout.decode(errors="replace")
     if proc.returncode != 0:
         words = proc.stderr.decode(errors="replace").strip() or text.strip()
-        raise NoMultiPlatform(f"no buildx builder {name or '(current)'}: {words}; `docker buildx ls` lists them; "
-                              + _CREATE_HINT)
+        raise ToolError(f"no buildx builder {name or '(current)'}: {words}; `docker buildx ls` lists them; "
+                        + _CREATE_HINT)
 
     def field(key: str) -> str:
         m = re.search(rf"^{key}:\s*(.+)$", text, re.M)
@@ -77,11 +77,11 @@ def inspect_builder(client: DockerCLI, name: str | None) -> Builder:
 
     found = Builder(field("Name"), field("Driver"), field("Status"), field("Endpoint"))
     if found.driver == "docker":
-        raise NoMultiPlatform(f'buildx builder "{found.name}" uses the docker driver, whose image store holds one '
-                              "platform per tag; " + _CREATE_HINT)
+        raise ToolError(f'buildx builder "{found.name}" uses the docker driver, whose image store holds one '
+                        "platform per tag; " + _CREATE_HINT)
     if found.status and found.status != "running":
-        raise NoMultiPlatform(f'buildx builder "{found.name}" at {found.endpoint or "?"} is {found.status}: start '
-                              "its buildkitd, or choose another builder (`docker buildx ls`)")
+        raise ToolError(f'buildx builder "{found.name}" at {found.endpoint or "?"} is {found.status}: start '
+                        "its buildkitd, or choose another builder (`docker buildx ls`)")
     return found
 
 

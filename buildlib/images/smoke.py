@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import CheckFailed
 from .engine import sdk
-from .errors import SmokeFailed
 
 SMOKE_LABEL = "org.buildlib.smoke"
 
@@ -43,7 +43,7 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str, logs: Callab
         if predicate():
             return time.monotonic() - start
         time.sleep(0.1)
-    raise SmokeFailed(f"{what} did not happen within {timeout:.0f}s; the container's last log lines:\n{logs()}")
+    raise CheckFailed(f"{what} did not happen within {timeout:.0f}s; the container's last log lines:\n{logs()}")
 
 
 def _http_ok(url: str) -> bool:
@@ -83,7 +83,7 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
         container.reload()
         binding = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp") or []
         if not binding:
-            raise SmokeFailed(f"{image}: port {container_port} was not published; the container is "
+            raise CheckFailed(f"{image}: port {container_port} was not published; the container is "
                               f"{container.status}:\n{logs()}")
         port = int(binding[0]["HostPort"])
 
@@ -91,7 +91,7 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
             container.reload()
             status = container.attrs["State"].get("Health", {}).get("Status")
             if status == "unhealthy":
-                raise SmokeFailed(f"{image}: Docker reports the container unhealthy: "
+                raise CheckFailed(f"{image}: Docker reports the container unhealthy: "
                                   f"{container.attrs['State']['Health'].get('Log', [])[-1:]}")
             return status == "healthy"
 
@@ -102,11 +102,11 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
             else:
                 ready = _wait(lambda: _accepts(port), ready_timeout, f"127.0.0.1:{port} accepting connections",
                               logs)
-        except SmokeFailed as exc:
+        except CheckFailed as exc:
             container.reload()
             if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
                 # The probe inside reached it: the service listens where only the container itself can.
-                raise SmokeFailed(
+                raise CheckFailed(
                     f"{image}: the service answers inside the container (its health probe got 200 from "
                     f"127.0.0.1:{container_port}) but not on the published port: it listens on the loopback "
                     "address only, which nothing outside the container reaches. Listen on all interfaces in "
@@ -120,11 +120,11 @@ def run(image: str, container_port: int = 8080, health: str | None = "/healthz",
         try:
             code = container.wait(timeout=shutdown_timeout + 1)["StatusCode"]
         except Exception as exc:  # noqa: BLE001 - the SDK raises a transport error on timeout
-            raise SmokeFailed(f"{image}: still running {shutdown_timeout:.0f}s after SIGTERM "
+            raise CheckFailed(f"{image}: still running {shutdown_timeout:.0f}s after SIGTERM "
                               f"(the shutdown timeout):\n{logs()}") from exc
         stop_s = time.monotonic() - start
         if code != 0:
-            raise SmokeFailed(f"{image}: SIGTERM ended the container with exit status {code}, not 0:\n{logs()}")
+            raise CheckFailed(f"{image}: SIGTERM ended the container with exit status {code}, not 0:\n{logs()}")
         return SmokeResult(image, port, round(ready, 2), round(healthy_s, 2), round(stop_s, 2), code)
     finally:
         container.remove(force=True)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from ..atomic import write_json
 from ..config import Project
-from ..errors import BuildlibError, OutputError
+from ..errors import InputError, OutputError, RunFailed
 from . import archives, settings, source
 from .settings import ReleaseConfig
 
@@ -39,14 +39,6 @@ if TYPE_CHECKING:
     from ..deploy.release import Artifact
 
 MARKER = "release.json"  # in dist/: what the release wrote, so the next one knows what it replaces
-
-
-class ReleaseError(BuildlibError):
-    exit_code = 2
-
-
-class BuildFailed(BuildlibError):
-    """The build step failed; its own report was printed."""
 
 
 @dataclass
@@ -74,7 +66,7 @@ def _build(r: ReleaseRun) -> None:
     print(report(result, explain=False), file=sys.stderr)
     if not result.ok:
         print(errors(result), file=sys.stderr)
-        raise BuildFailed("the build failed, so nothing was released; dist/ is untouched")
+        raise RunFailed("the build failed, so nothing was released; dist/ is untouched")
     platforms: dict[str, dict[str, list[str]]] = {}
     for t in result.targets:
         platforms.setdefault(t.target.binary, {})[t.target.platform] = ["the release"]
@@ -206,8 +198,8 @@ def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key:
     if sign_key is not None:
         key = Path(sign_key).expanduser()
         if not key.is_file():
-            raise ReleaseError(f"--sign-key {sign_key}: no such file; name an SSH private key "
-                               "(ssh-keygen -t ed25519 -f FILE)")
+            raise InputError(f"--sign-key {sign_key}: no such file; name an SSH private key "
+                             "(ssh-keygen -t ed25519 -f FILE)")
         cfg = dataclasses.replace(cfg, sign_key=key.resolve())
     src = source.read(project.root, snapshot)
     dist = cfg.dist
@@ -215,9 +207,9 @@ def run(project: Project, snapshot: bool, echo: Callable[[str], None], sign_key:
         foreign = _foreign(dist)
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-            raise ReleaseError(f"{dist.relative_to(project.root)}/ holds files no release wrote ({shown}); "
-                               "a release replaces the folder whole, so move them away (or set release.dist "
-                               "to another folder) and run it again")
+            raise InputError(f"{dist.relative_to(project.root)}/ holds files no release wrote ({shown}); "
+                             "a release replaces the folder whole, so move them away (or set release.dist "
+                             "to another folder) and run it again")
         stage = dist.with_name(f".{dist.name}.partial")
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's; the lock says no other run is writing
         try:

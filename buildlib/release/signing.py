@@ -12,13 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import BuildlibError, ToolError
-
-
-class SignError(BuildlibError):
-    """The signing key cannot be used; the message names the key and what to do."""
-
-    exit_code = 2
+from ..errors import InputError, ToolError
 
 
 def sign(file: Path, key: Path, namespace: str) -> Path:
@@ -36,11 +30,11 @@ def sign(file: Path, key: Path, namespace: str) -> Path:
         proc = subprocess.run([keygen, "-Y", "sign", "-q", "-f", str(key), "-n", namespace, str(file)],
                               capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired as exc:
-        raise SignError(f"ssh-keygen -Y sign with {key} waited 300 s (for a passphrase?); load the key into "
-                        "ssh-agent first (ssh-add)") from exc
+        raise InputError(f"ssh-keygen -Y sign with {key} waited 300 s (for a passphrase?); load the key into "
+                         "ssh-agent first (ssh-add)") from exc
     if proc.returncode != 0 or not sig.is_file():
-        raise SignError(f"ssh-keygen -Y sign with {key} failed: {proc.stderr.strip() or proc.returncode}; "
-                        "release.sign.key must be an SSH private key (ssh-keygen -t ed25519)")
+        raise InputError(f"ssh-keygen -Y sign with {key} failed: {proc.stderr.strip() or proc.returncode}; "
+                         "release.sign.key must be an SSH private key (ssh-keygen -t ed25519)")
     return sig
 
 

@@ -13,13 +13,7 @@ from pathlib import Path
 
 from ..build.stamp import checked_version
 from ..build.stamp import git_output as _git
-from ..errors import BuildlibError
-
-
-class SourceError(BuildlibError):
-    """The repository cannot give a release: no git, no tag at HEAD, or uncommitted changes."""
-
-    exit_code = 2
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -70,20 +64,20 @@ def package_version(version: str, snapshot: bool) -> str:
 def read(root: Path, snapshot: bool) -> Source:
     head = _git(root, "log", "-1", "--format=%H%x09%ct%x09%an <%ae>")
     if not head:
-        raise SourceError(f"{root} has no git commit: the version, the files' dates and the changelog come "
-                          "from git; commit the project first (git init && git add -A && git commit)")
+        raise InputError(f"{root} has no git commit: the version, the files' dates and the changelog come "
+                         "from git; commit the project first (git init && git add -A && git commit)")
     commit, epoch, author = head.split("\t", 2)
     tag = _git(root, "describe", "--tags", "--exact-match", "HEAD")
     dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     if not snapshot:
         if tag is None:
             near = _git(root, "describe", "--tags", "--always") or commit[:12]
-            raise SourceError(f"HEAD ({near}) is not at a tag, so it has no release version; tag it "
-                              "(git tag v1.0.0) or make a snapshot: invoke release --snapshot")
+            raise InputError(f"HEAD ({near}) is not at a tag, so it has no release version; tag it "
+                             "(git tag v1.0.0) or make a snapshot: invoke release --snapshot")
         if dirty:
-            raise SourceError("the work tree has uncommitted changes (git status), so the tag does not describe "
-                              "what would be built; commit or stash them, or make a snapshot: "
-                              "invoke release --snapshot")
+            raise InputError("the work tree has uncommitted changes (git status), so the tag does not describe "
+                             "what would be built; commit or stash them, or make a snapshot: "
+                             "invoke release --snapshot")
         version = tag
     else:
         version = _git(root, "describe", "--tags", "--always", "--dirty") or commit[:12]

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from invoke import Collection, Context, Exit
+from invoke import Collection, Context
 
 from .. import layout
 from ..build import manifest
@@ -15,7 +15,7 @@ from ..build.builder import build as run_build
 from ..build.step import TargetStatus
 from ..build.targets import matrix
 from ..config import parse_jobs
-from ..errors import OutputError
+from ..errors import OutputError, RunFailed, SelectionError
 from ..progress import Display, human_size, table
 from .common import not_blank, one, project, selection, task
 
@@ -112,8 +112,8 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
         except OSError as exc:
             raise output_error(exc, p.root) from exc
     if not result.ok:
-        print(errors(result), file=sys.stderr)
-        raise Exit(code=1)
+        # Each failure is an "error:" line; the one conversion of errors (tasks.common) adds the first.
+        raise RunFailed(errors(result).removeprefix("error: "))
 
 
 @task(help={
@@ -136,13 +136,12 @@ def bench(c: Context, cases: str | None = None, warm_only: bool = False, platfor
     chosen = selection("cases", cases, benchmark.Bench.CASES, "every case") or list(benchmark.Bench.CASES)
     unknown = [x for x in chosen if x not in benchmark.Bench.CASES]
     if unknown:
-        raise Exit(f"error: unknown bench case(s) {', '.join(unknown)}; "
-                   f"valid: {', '.join(benchmark.Bench.CASES)}", code=2)
+        raise SelectionError(f"unknown bench case(s) {', '.join(unknown)}; valid: {', '.join(benchmark.Bench.CASES)}")
     matrix_platforms = selection("platforms", platforms, KNOWN_PLATFORMS, "build.yaml's platforms")
     odd = [x for x in matrix_platforms or [] if x not in KNOWN_PLATFORMS]
     if odd:
-        raise Exit(f"error: --platforms: unknown platform(s) {', '.join(odd)}; `go tool dist list` gives "
-                   "the valid GOOS/GOARCH pairs", code=2)
+        raise SelectionError(f"--platforms: unknown platform(s) {', '.join(odd)}; `go tool dist list` gives "
+                             "the valid GOOS/GOARCH pairs")
     out = not_blank("out", out, str(layout.BENCH))
     path = Path(out) if out else p.root / layout.BENCH
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,

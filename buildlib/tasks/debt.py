@@ -8,14 +8,10 @@ from pathlib import Path
 from invoke import Collection, Context
 
 from ..atomic import write_json
-from ..errors import BuildlibError, SelectionError
+from ..errors import CheckFailed, SelectionError
 from .common import not_blank, project, task
 
 FORMATS = ("table", "json")
-
-
-class DebtTooHigh(BuildlibError):
-    """The score is above build.yaml's debt.threshold."""
 
 
 @task(
@@ -52,7 +48,7 @@ def debt(c: Context, format: str = "table", output: str | None = None,  # noqa: 
     record("debt", data, p.root)
     print(json.dumps(data, indent=2) if format == "json" else card.table(), end="\n" if format == "json" else "")
     if not card.passed:
-        raise DebtTooHigh(
+        raise CheckFailed(
             f"debt score {card.score} is above the threshold {card.settings.threshold} "
             f"({'--threshold' if threshold is not None else 'build.yaml debt.threshold'}); "
             "pay some of the items above back, or raise the threshold on purpose"

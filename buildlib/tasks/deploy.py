@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection, Context
 
 from .. import layout
-from ..errors import BuildlibError, SelectionError
+from ..errors import RunFailed, SelectionError
 from .common import not_blank, one, project, selection, task
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
             env: str | None = None, profile: str | None = None, dry_run: bool = False) -> None:
     """Roll the built release out over SSH in batches, with health gates and rollback."""
     from ..deploy import fleet, release, render, secrets
-    from ..deploy.rollout import Rollout, finish
+    from ..deploy.rollout import Rollout
 
     p = project(c)
     cfg = _config(p)
@@ -56,7 +56,7 @@ def rollout(c: Context, hosts: str | None = None, version: str | None = None, ba
     with_secrets = render.render(cfg, p.root, profile, env, secrets.load(p, cfg))
     env_file = with_secrets.files[render.env_name(cfg)].content.encode()
     job = Rollout(p, cfg, rel, rendering, env_file, dry=dry_run)
-    finish(job, job.run(chosen, size))
+    job.finish(job.run(chosen, size))
 
 
 @task(help={"out": f"directory to write <profile>/ renderings into (default {RENDER_DIR}/)", "env": _ENV})
@@ -119,7 +119,7 @@ def status(c: Context, hosts: str | None = None) -> None:
         print(line)
     down = [s for s in statuses if s.state is None]
     if down:
-        raise BuildlibError(f"{len(down)} host(s) unreachable; first: {down[0].error}")
+        raise RunFailed(f"{len(down)} host(s) unreachable; first: {down[0].error}")
 
 
 @task(help={"hosts": _HOSTS, "batch": "hosts rolled back at a time (default: deploy.batch)",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from ..errors import BuildlibError, SelectionError
+from ..errors import RunFailed, SelectionError
 from .common import not_blank, task
 
 if TYPE_CHECKING:  # the template code loads only when `invoke init` runs
@@ -78,8 +78,8 @@ def _print_update(dest: Path, out: kit.FileOutcome) -> None:
     print(f"  {kit.Change.SAME.value:<10} {len(out.of(kit.Change.SAME)):>3}")
     conflicts = out.of(kit.Change.CONFLICT)
     if conflicts:
-        raise BuildlibError(f"{len(conflicts)} file(s) were edited here and in the kit in clashing ways; resolve "
-                            f"the <<<<<<< markers in: {', '.join(conflicts)}, then commit")
+        raise RunFailed(f"{len(conflicts)} file(s) were edited here and in the kit in clashing ways; resolve "
+                        f"the <<<<<<< markers in: {', '.join(conflicts)}, then commit")
 
 
 @task(

@@ -18,10 +18,6 @@ _FIRST_CHARS = re.compile(r"[a-z0-9.-]+")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
 
-class InvalidModulePath(SelectionError):
-    """A module path that Go would refuse."""
-
-
 def module_path_problem(path: str) -> str | None:
     """The rule ``path`` breaks, or None when Go accepts it as a module path."""
     if not path:
@@ -67,7 +63,7 @@ def module_path_problem(path: str) -> str | None:
 def check_module_path(path: str) -> str:
     problem = module_path_problem(path)
     if problem:
-        raise InvalidModulePath(f'invalid module path "{path}": {problem}')
+        raise SelectionError(f'invalid module path "{path}": {problem}')
     return path
 
 

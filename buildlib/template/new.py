@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..errors import BuildlibError, SelectionError
+from ..errors import SelectionError, ToolError
 from .files import repository_files
 from .names import check_module_path, check_name, name_from_module
 
@@ -116,7 +116,7 @@ def format_go(root: Path, files: list[str]) -> None:
         return
     result = subprocess.run([gofmt, "-w", *files], cwd=root, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
-        raise BuildlibError(f"gofmt failed on the rewritten Go files:\n{result.stderr.strip()}")
+        raise ToolError(f"gofmt failed on the rewritten Go files:\n{result.stderr.strip()}")
 
 
 def _non_empty(path: Path) -> bool:

@@ -124,7 +124,9 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
     from buildlib.deploy import fleet as hosts_of
     from buildlib.deploy import release, render, settings
     from buildlib.deploy import secrets as deploy_secrets
-    from buildlib.deploy.rollout import Rollout, RolloutError, Status, finish
+    from buildlib.deploy.batches import Status
+    from buildlib.deploy.rollout import Rollout
+    from buildlib.errors import RunFailed
 
     web4, known = spare
     names = ["web1", "web4", "web3"]
@@ -157,8 +159,8 @@ def test_a_host_lost_after_its_upload_stops_the_batch_before_any_switch(
     traffic = load(fleet, ["web1", "web3"], rate=20, duration=15)
     time.sleep(1)
     outcomes = rollout.run(chosen, 2)
-    with pytest.raises(RolloutError) as stopped:
-        finish(rollout, outcomes)
+    with pytest.raises(RunFailed) as stopped:
+        rollout.finish(outcomes)
     out = capsys.readouterr().out
     result = load_result(traffic)
 

@@ -8,6 +8,7 @@ import pytest
 
 from buildlib import ConfigError, config
 from buildlib.deploy import settings
+from buildlib.errors import InputError
 from tests.helpers.support import REPO, run_invoke
 
 TEMPLATE = (REPO / "build.yaml").read_text()
@@ -168,7 +169,7 @@ def test_secrets_come_from_the_environment_then_the_file(tree: Path, tmp_path_fa
     assert secrets.load(project, cfg, environ={}) == {"DB_PASSWORD": "from file"}
     assert secrets.load(project, cfg, environ={"DB_PASSWORD": "from env"}) == {"DB_PASSWORD": "from env"}
     outside.write_text("OTHER=1\n")
-    with pytest.raises(secrets.SecretError, match=r"^secret DB_PASSWORD is not set: export DB_PASSWORD=\.\.\. or "
+    with pytest.raises(InputError, match=r"^secret DB_PASSWORD is not set: export DB_PASSWORD=\.\.\. or "
                        rf"add it to {outside}; secrets never come from the repository$"):
         secrets.load(project, cfg, environ={})
 
@@ -183,7 +184,7 @@ def test_a_secrets_file_open_to_group_or_others_is_refused(tree: Path, tmp_path_
     outside.chmod(mode)
     edit(tree, "    file: null ", f"    file: {outside} ")
     project = config.load(tree / "build.yaml")
-    with pytest.raises(secrets.SecretError) as caught:
+    with pytest.raises(InputError) as caught:
         secrets.load(project, settings.load(project), environ={})
     assert str(caught.value) == (f"{outside} is open to group or others (mode {mode:04o}); a secrets file must be "
                                  f"private to its owner: run `chmod 600 {outside}`")
@@ -197,7 +198,7 @@ def test_a_secret_with_a_line_break_names_the_variable(tree: Path, value: str) -
     from buildlib.deploy import secrets
 
     project = config.load(tree / "build.yaml")
-    with pytest.raises(secrets.SecretError) as caught:
+    with pytest.raises(InputError) as caught:
         secrets.load(project, settings.load(project), environ={"DB_PASSWORD": value})
     assert str(caught.value) == ("secret DB_PASSWORD (from the deployer's environment) contains a line break or NUL; "
                                  "the environment file holds one line per variable: put it on one line (e.g. "
