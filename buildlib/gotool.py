@@ -14,11 +14,15 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ToolError
+
+if TYPE_CHECKING:
+    from .config import Project
 
 # What a build needs from `go env`; asking for names keeps the answer small.
 _ENV_NAMES = ("GOVERSION", "GOROOT", "GOCACHE", "GOMODCACHE", "GOHOSTOS", "GOHOSTARCH", "GOENV",
@@ -69,6 +73,23 @@ def find_go(root: Path) -> str:
         raise ToolError(f"no `go` on PATH; this module needs {want}: install it from the Go downloads page "
                         "and put its bin directory (e.g. /usr/local/go/bin) on PATH")
     return found
+
+
+def cache_env(project: Project, environ: Mapping[str, str]) -> dict[str, str]:
+    """build.yaml's cache locations (cache.gocache, cache.gomodcache) that ``environ`` does not set.
+
+    The environment wins over build.yaml, as it does over Go's own default: a CI job or the
+    benchmark points GOCACHE somewhere without editing the file.
+    """
+    return {name: str((project.root / os.path.expanduser(value)).resolve())
+            for name, value in (("GOCACHE", project.cache.gocache), ("GOMODCACHE", project.cache.gomodcache))
+            if value and name not in environ}
+
+
+def project_env(project: Project) -> dict[str, str]:
+    """The environment of the project's own go commands outside a build (the debt scan): this
+    process's, with build.yaml's cache locations."""
+    return {**os.environ, **cache_env(project, os.environ)}
 
 
 def run(root: Path, *args: str, timeout: float = 900,

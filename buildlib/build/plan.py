@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Profile, Project, go_module_path
 from ..errors import BuildlibError
-from ..gotool import GoTool
+from ..gotool import GoTool, cache_env
 from .inputs import Inputs, list_packages, listing_change, target_inputs
 from .keys import FileHashes, env_for_key, explain, target_key
 from .stamp import Stamp
@@ -94,13 +94,8 @@ class Recipe:
 
     def env(self, platform: str) -> dict[str, str]:
         goos, _, goarch = platform.partition("/")
-        env = {**self.base_env, **self.profile.go_env(), "GOOS": goos, "GOARCH": goarch}
-        for name, value in (("GOCACHE", self.project.cache.gocache), ("GOMODCACHE", self.project.cache.gomodcache)):
-            # The environment wins over build.yaml, as it does over Go's own default: a CI job
-            # or the benchmark points GOCACHE somewhere without editing the file.
-            if value and name not in self.base_env:
-                env[name] = str((self.root / os.path.expanduser(value)).resolve())
-        return env
+        return {**self.base_env, **self.profile.go_env(), "GOOS": goos, "GOARCH": goarch,
+                **cache_env(self.project, self.base_env)}
 
     def gomodcache(self) -> str:
         return self.env(self.project.platforms[0]).get("GOMODCACHE") or self.go.env.get("GOMODCACHE", "")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import layout
+from .. import gotool, layout
 from ..config import Project
 from ..template.files import repository_files
 from .coverage import coverage
@@ -99,8 +99,9 @@ def scorecard(project: Project, *, proxy: Proxy | None = None) -> Scorecard:
     settings = Settings.of(project)
     files = repository_files(root, skip_top=[project.build.out_dir])
     items = markers(root, files)
-    items += coverage(root, settings.min_coverage, settings.test_timeout)
-    items += dependencies(root, settings.max_dependency_age_months, proxy)
+    env = gotool.project_env(project)  # build.yaml's GOCACHE and GOMODCACHE, as the build's go commands use
+    items += coverage(root, settings.min_coverage, settings.test_timeout, env)
+    items += dependencies(root, settings.max_dependency_age_months, proxy, env)
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return Scorecard(project.project.name, now, settings, items)
 

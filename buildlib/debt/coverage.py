@@ -59,10 +59,12 @@ def _failures(output: str) -> dict[str, str]:
     return failed
 
 
-def coverage(root: Path, min_coverage: float, test_timeout: float = 120.0) -> list[Item]:
+def coverage(root: Path, min_coverage: float, test_timeout: float = 120.0,
+             env: dict[str, str] | None = None) -> list[Item]:
     """One item per Go package with statements: +3 under ``min_coverage`` percent, 0 otherwise; +3 and not
-    measured when its tests fail, do not build or run past ``test_timeout`` seconds."""
-    listed = gotool.run(root, "list", "-f", "{{.ImportPath}}\t{{.Dir}}", "./...", timeout=300)
+    measured when its tests fail, do not build or run past ``test_timeout`` seconds. ``env``: the go
+    commands' environment (gotool.project_env)."""
+    listed = gotool.run(root, "list", "-f", "{{.ImportPath}}\t{{.Dir}}", "./...", timeout=300, env=env)
     if listed.returncode != 0:
         raise ToolError(f"`go list ./...` failed in {root}:\n{listed.stderr.strip()[-2000:]}")
     dirs = dict(line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)
@@ -70,7 +72,8 @@ def coverage(root: Path, min_coverage: float, test_timeout: float = 120.0) -> li
         profile = Path(tmp) / "cover.out"
         # go test's -timeout applies to each package's test binary; the whole run gets room for all of them.
         result = gotool.run(root, "test", "-count=1", "-covermode=set", f"-coverprofile={profile}",
-                     f"-timeout={test_timeout:g}s", "./...", timeout=test_timeout * max(1, len(dirs)) + 300)
+                            f"-timeout={test_timeout:g}s", "./...", timeout=test_timeout * max(1, len(dirs)) + 300,
+                            env=env)
         failed = _failures(result.stdout)
         if result.returncode != 0 and not failed:
             detail = (result.stdout + result.stderr).strip()[-2000:]

@@ -67,8 +67,8 @@ class Proxy:
     noproxy: str = ""
 
     @classmethod
-    def from_go_env(cls, root: Path) -> Proxy:
-        result = gotool.run(root, "env", "-json", "GOPROXY", "GONOPROXY", timeout=60)
+    def from_go_env(cls, root: Path, env: dict[str, str] | None = None) -> Proxy:
+        result = gotool.run(root, "env", "-json", "GOPROXY", "GONOPROXY", timeout=60, env=env)
         if result.returncode != 0:
             raise ToolError(f"`go env` failed: {result.stderr.strip()}")
         env = json.loads(result.stdout)
@@ -136,9 +136,9 @@ def _dependency(proxy: Proxy, module: str, required: str, months: int) -> Item:
     return Item("dependency", module, POINTS["dependency"] if old else 0, detail, facts)
 
 
-def direct_requirements(root: Path) -> list[tuple[str, str, str | None]]:
+def direct_requirements(root: Path, env: dict[str, str] | None = None) -> list[tuple[str, str, str | None]]:
     """(module, version, local replacement or None) for every requirement of go.mod not marked indirect."""
-    result = gotool.run(root, "mod", "edit", "-json", timeout=60)
+    result = gotool.run(root, "mod", "edit", "-json", timeout=60, env=env)
     if result.returncode != 0:
         raise ToolError(f"`go mod edit -json` failed in {root}: {result.stderr.strip()}")
     mod = json.loads(result.stdout)
@@ -147,11 +147,12 @@ def direct_requirements(root: Path) -> list[tuple[str, str, str | None]]:
             if not r.get("Indirect")]
 
 
-def dependencies(root: Path, months: int, proxy: Proxy | None = None) -> list[Item]:
-    reqs = direct_requirements(root)
+def dependencies(root: Path, months: int, proxy: Proxy | None = None,
+                 env: dict[str, str] | None = None) -> list[Item]:
+    reqs = direct_requirements(root, env)
     if not reqs:
         return []
-    proxy = proxy or Proxy.from_go_env(root)
+    proxy = proxy or Proxy.from_go_env(root, env)
     items: list[Item] = []
     todo = []
     for module, version, replacement in reqs:

@@ -11,7 +11,11 @@ real.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -329,6 +333,35 @@ def test_a_repository_without_tests_reports_zero_per_package(tmp_path: Path) -> 
     assert [(i["where"], i["coverage"], i["points"]) for i in card["items"]] == [
         ("./cmd/demo", 0.0, 3), ("./lib", 0.0, 3)]
     assert card["score"] == 6
+
+
+def test_the_scan_compiles_into_build_yaml_s_go_cache(tmp_path: Path) -> None:
+    """cache.gocache is where every go command of the project compiles, the debt scan's `go test` too,
+    unless the environment names another GOCACHE (which wins, as it does for a build)."""
+    files = {
+        "cmd/demo/main.go": "package main\n\nfunc main() {}\n",
+        "lib/lib.go": "package lib\n\nfunc F() int {\n\tx := 1\n\treturn x\n}\n",
+        "lib/lib_test.go": "package lib\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { F() }\n",
+        "internal/version/version.go": "package version\n\nvar Version = \"dev\"\n",
+    }
+    root = write_module(tmp_path / "cached", files, "module example.org/demo\n\ngo 1.22\n")
+    (root / "build.yaml").write_text((root / "build.yaml").read_text() + "cache:\n  gocache: .gocache\n")
+    env = {k: v for k, v in os.environ.items() if k != "GOCACHE"}
+    result = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "debt", "--format",
+                             "json"], cwd=root, env={**env, **go_env("off")}, text=True, capture_output=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert items_by(json.loads(result.stdout), "coverage")["./lib"]["coverage"] == 100.0
+    assert any((root / ".gocache").rglob("*-d")), "the scan's go test did not compile into cache.gocache (.gocache/)"
+
+    # The environment's GOCACHE (here Go's default, warm from the other tests) wins over build.yaml.
+    default = subprocess.run(["go", "env", "GOCACHE"], env=env, text=True, capture_output=True).stdout.strip()
+    shutil.rmtree(root / ".gocache")
+    result = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "debt", "--format",
+                             "json"], cwd=root, env={**env, **go_env("off"), "GOCACHE": default},
+                            text=True, capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert not (root / ".gocache").exists()
 
 
 def test_failing_and_hanging_packages_are_debt_and_the_rest_is_scored(tmp_path: Path) -> None:
