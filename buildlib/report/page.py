@@ -1,14 +1,17 @@
-"""The report page: one self-contained HTML file (inline CSS and SVG; no script, no link, no font to fetch)."""
+"""The report page: one self-contained HTML file (inline CSS and SVG; no script, no link, no font to fetch).
+
+This module computes what the page shows; files/page.html.j2 lays it out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..build.manifest import Manifest
 from . import inputs
-from .svg import PALETTE, Bar, Series, bar_chart, esc, line_chart
+from .svg import PALETTE, Bar, Series, bar_chart, line_chart
 
 CASE_NAMES = {
     "a": "serial loop (go build per target)",
@@ -64,52 +67,36 @@ class Inputs:
     sources: list[tuple[str, str]] = field(default_factory=list)  # (what, where)
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    th = "".join(f"<th>{esc(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _numbers(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    return f"<details><summary>the numbers</summary>{_table(head, rows)}</details>"
-
-
-def _missing(what: str, command: str) -> str:
-    return f'<p class="missing">No {esc(what)} result yet: run <code>{esc(command)}</code>.</p>'
-
-
 def _short_time(iso: str) -> str:
     # 2026-11-27T08:07:12Z -> 11-27 08:07
     return iso[5:16].replace("T", " ") if len(iso) >= 16 else iso
 
 
-# --- sections -------------------------------------------------------------------------------------------------
+# --- sections: what the template (files/page.html.j2) shows; None when there is no result ------------------------
 
 
-def build_section(b: Manifest | None) -> str:
-    out = ['<section id="build"><h2>Build time per target</h2>']
+def build_section(b: Manifest | None) -> dict[str, Any] | None:
     if b is None or not b.targets:
-        return out[0] + _missing("build", "invoke build") + "</section>"
+        return None
     targets = sorted(b.targets.values(), key=lambda t: (-t.duration, t.id))
     bars = [Bar(t.id, t.duration, BUILT if t.status == "built" else UP_TO_DATE,
                 note=f"{seconds(t.duration)}" + (f" · {megabytes(t.size)}" if t.size else "")
                 + ("" if t.status == "built" else " · up to date"))
             for t in targets]
-    out.append(f'<p class="lede">Version <b>{esc(b.version)}</b> ({esc(b.commit)}), profile {esc(b.profile)}, '
-               f"{esc(b.go_version)}: {len(b.built)} of {len(b.targets)} target(s) built, "
-               f"{seconds(b.build_seconds)} of compile time.</p>")
-    out.append(bar_chart("chart-build-times", "Build time per target", bars, seconds, label_width=230,
-                         axis_label="seconds per target (go build, run in parallel)",
-                         legend=[("built", BUILT), ("up to date (not rebuilt)", UP_TO_DATE)]))
-    out.append(_numbers(["target", "status", "seconds", "bytes"],
-                        [[t.id, t.status, f"{t.duration:.3f}", t.size or ""] for t in targets]))
-    return "".join(out) + "</section>"
+    return {
+        "version": b.version, "commit": b.commit, "profile": b.profile, "go_version": b.go_version,
+        "built": len(b.built), "total": len(b.targets), "seconds": seconds(b.build_seconds),
+        "chart": _markup(bar_chart("chart-build-times", "Build time per target", bars, seconds, label_width=230,
+                                   axis_label="seconds per target (go build, run in parallel)",
+                                   legend=[("built", BUILT), ("up to date (not rebuilt)", UP_TO_DATE)])),
+        "head": ["target", "status", "seconds", "bytes"],
+        "rows": [[t.id, t.status, f"{t.duration:.3f}", t.size or ""] for t in targets],
+    }
 
 
-def bench_section(bn: inputs.Bench | None) -> str:
-    out = ['<section id="bench"><h2>Serial versus parallel</h2>']
+def bench_section(bn: inputs.Bench | None) -> dict[str, Any] | None:
     if bn is None or not bn.measures:
-        return out[0] + _missing("bench", "invoke bench") + "</section>"
+        return None
     timed = [m for m in bn.measures if m.mode != "noop"]
     modes = [m for m in ("cold", "warm", "fresh") if any(x.mode == m for x in timed)]
     cases = sorted({m.case for m in timed})
@@ -121,32 +108,34 @@ def bench_section(bn: inputs.Bench | None) -> str:
                 bars.append(Bar(CASE_NAMES.get(case, case), m.wall, MODE_COLORS.get(mode, PALETTE[5]),
                                 note=f"{seconds(m.wall)} {mode}", group=mode))
     a_warm, e_warm = bn.get("a", "warm"), bn.get("e", "warm")
+    speedup = None
     if a_warm and e_warm and e_warm.wall > 0:
-        out.append(f'<p class="lede">Warm cache: <code>invoke build --jobs auto</code> takes '
-                   f"{seconds(e_warm.wall)} against {seconds(a_warm.wall)} for a serial loop of go build, "
-                   f"<b>{a_warm.wall / e_warm.wall:.1f}×</b> faster.</p>")
+        speedup = {"parallel": seconds(e_warm.wall), "serial": seconds(a_warm.wall),
+                   "ratio": f"{a_warm.wall / e_warm.wall:.1f}"}
+    machine = ""
     if bn.machine.get("capacity"):
-        out.append(f'<p class="machine">Machine: {esc(bn.machine["capacity"])}'
-                   f'{"; " + esc(bn.machine["go"]) if bn.machine.get("go") else ""}.</p>')
-    out.append(bar_chart("chart-bench", "Wall time of the whole matrix, serial versus parallel", bars, seconds,
-                         label_width=250, group_gap=True, axis_label="wall seconds to build every target",
-                         legend=[(m, MODE_COLORS.get(m, PALETTE[5])) for m in modes]))
+        machine = bn.machine["capacity"] + (f"; {bn.machine['go']}" if bn.machine.get("go") else "")
     noops = [m for m in bn.measures if m.mode == "noop"]
+    noop_chart = None
     if noops:
         nbars = [Bar(CASE_NAMES.get(m.case, m.case), m.wall, MODE_COLORS["noop"]) for m in noops]
-        out.append("<h3>Nothing to do (everything up to date)</h3>")
-        out.append(bar_chart("chart-noop", "No-op build time", nbars, seconds, label_width=250,
-                             axis_label="median wall seconds"))
-    out.append(_numbers(["case", "mode", "wall s", "cpu s"],
-                        [[CASE_NAMES.get(m.case, m.case), m.mode, f"{m.wall:.3f}",
-                          "" if m.cpu is None else f"{m.cpu:.2f}"] for m in bn.measures]))
-    return "".join(out) + "</section>"
+        noop_chart = _markup(bar_chart("chart-noop", "No-op build time", nbars, seconds, label_width=250,
+                                       axis_label="median wall seconds"))
+    return {
+        "speedup": speedup, "machine": machine, "noop_chart": noop_chart,
+        "chart": _markup(bar_chart("chart-bench", "Wall time of the whole matrix, serial versus parallel", bars,
+                                   seconds, label_width=250, group_gap=True,
+                                   axis_label="wall seconds to build every target",
+                                   legend=[(m, MODE_COLORS.get(m, PALETTE[5])) for m in modes])),
+        "head": ["case", "mode", "wall s", "cpu s"],
+        "rows": [[CASE_NAMES.get(m.case, m.case), m.mode, f"{m.wall:.3f}", "" if m.cpu is None else f"{m.cpu:.2f}"]
+                 for m in bn.measures],
+    }
 
 
-def sizes_section(sz: list[inputs.ImageSize] | None) -> str:
-    out = ['<section id="images"><h2>Image sizes against their budgets</h2>']
+def sizes_section(sz: list[inputs.ImageSize] | None) -> dict[str, Any] | None:
     if not sz:
-        return out[0] + _missing("size_check", "nox -s size_check") + "</section>"
+        return None
     bars = []
     for im in sz:
         if im.budget:
@@ -155,25 +144,20 @@ def sizes_section(sz: list[inputs.ImageSize] | None) -> str:
             note = f"{megabytes(im.size)} (no budget)"
         bars.append(Bar(im.name, im.size, OVER if im.over else WITHIN, note=note, marker=im.budget,
                         marker_label=f"budget {megabytes(im.budget)}" if im.budget else ""))
-    over = [im.name for im in sz if im.over]
-    verdict = (f'<b class="bad">{len(over)} over budget: {esc(", ".join(over))}</b>' if over
-               else '<b class="good">all within budget</b>')
-    out.append(f'<p class="lede">{len(sz)} image(s), {verdict}. The dashed line is the budget.</p>')
-    out.append(bar_chart("chart-image-sizes", "Image size against budget", bars, megabytes, label_width=160,
-                         axis_label="MB (10^6 bytes)", legend=[("within budget", WITHIN), ("over budget", OVER)]))
-    out.append(_numbers(["image", "bytes", "budget bytes", "verdict"],
-                        [[im.name, im.size, im.budget or "", "over" if im.over else "ok"] for im in sz]))
-    return "".join(out) + "</section>"
+    return {
+        "count": len(sz), "over": [im.name for im in sz if im.over],
+        "chart": _markup(bar_chart("chart-image-sizes", "Image size against budget", bars, megabytes,
+                                   label_width=160, axis_label="MB (10^6 bytes)",
+                                   legend=[("within budget", WITHIN), ("over budget", OVER)])),
+        "head": ["image", "bytes", "budget bytes", "verdict"],
+        "rows": [[im.name, im.size, im.budget or "", "over" if im.over else "ok"] for im in sz],
+    }
 
 
-def debt_section(d: inputs.Debt | None) -> str:
-    out = ['<section id="debt"><h2>Tech debt</h2>']
+def debt_section(d: inputs.Debt | None) -> dict[str, Any] | None:
     if d is None:
-        return out[0] + _missing("debt", "invoke debt") + "</section>"
+        return None
     ok = d.score <= d.threshold
-    unknown = f", {d.unknown} unknown" if d.unknown else ""
-    out.append(f'<p class="lede">Score <b class="{"good" if ok else "bad"}">{d.score}</b> against a threshold of '
-               f"{d.threshold}{unknown}.</p>")
     names = {"marker": "TODO / FIXME (+1 each)", "coverage": "packages under coverage (+3)",
              "dependency": "stale dependencies (+2)"}
     order = [k for k in names if k in d.totals] + [k for k in d.totals if k not in names]
@@ -181,19 +165,19 @@ def debt_section(d: inputs.Debt | None) -> str:
             for i, k in enumerate(order)]
     bars.append(Bar("total", d.score, WITHIN if ok else OVER, note=f"{d.score} of {d.threshold}",
                     marker=d.threshold, marker_label=f"threshold {d.threshold}"))
-    out.append(bar_chart("chart-debt", "Debt points by rule", bars, points, label_width=230,
-                         axis_label="points"))
     rows = [[i.get("kind", ""), i.get("where", ""), "unknown" if i.get("points") is None else f"+{i['points']}",
              i.get("detail", "")] for i in d.items if i.get("points") is None or i.get("points")]
-    if rows:
-        out.append("<h3>What the points are for</h3>" + _table(["kind", "where", "points", "detail"], rows[:40]))
-        if len(rows) > 40:
-            out.append(f"<p>... and {len(rows) - 40} more in the JSON.</p>")
-    return "".join(out) + "</section>"
+    return {
+        "ok": ok, "score": d.score, "threshold": d.threshold, "unknown": d.unknown,
+        "chart": _markup(bar_chart("chart-debt", "Debt points by rule", bars, points, label_width=230,
+                                   axis_label="points")),
+        "head": ["kind", "where", "points", "detail"], "rows": rows[:40], "more": max(0, len(rows) - 40),
+    }
 
 
-def trends_section(history: dict[str, list[Entry]]) -> str:
-    out = ['<section id="trends"><h2>Trends across the recorded history</h2>']
+def trends_section(history: dict[str, list[Entry]]) -> list[dict[str, Any]]:
+    """The trend charts in order, each {title, chart}, or {missing, command} where nothing was recorded."""
+    out: list[dict[str, Any]] = []
     sizes: list[Entry] = history.get("size_check", [])
     if sizes:
         names: list[str] = []
@@ -204,22 +188,21 @@ def trends_section(history: dict[str, list[Entry]]) -> str:
             pts = [(i, float(im.size), f"{_short_time(e.time)} {name}: {megabytes(im.size)}")
                    for i, e in enumerate(sizes) for im in e.value if im.name == name]
             series.append(Series(name, pts, PALETTE[k % len(PALETTE)]))
-        out.append("<h3>Image sizes</h3>")
-        out.append(line_chart("chart-trend-sizes", "Image sizes over time", series,
-                              [_short_time(e.time) for e in sizes], megabytes, axis_label="MB per image"))
+        out.append({"title": "Image sizes", "chart": _markup(line_chart(
+            "chart-trend-sizes", "Image sizes over time", series, [_short_time(e.time) for e in sizes], megabytes,
+            axis_label="MB per image"))})
     else:
-        out.append(_missing("recorded size_check", "nox -s size_check"))
+        out.append({"missing": "recorded size_check", "command": "nox -s size_check"})
     builds = [e for e in history.get("build", []) if e.value.built]
     if builds:
         pts = [(i, e.value.build_seconds, f"{_short_time(e.time)}: {seconds(e.value.build_seconds)} for "
                 f"{len(e.value.built)} target(s), version {e.value.version}") for i, e in enumerate(builds)]
         series = [Series("compile time of the targets built", pts, PALETTE[0])]
-        out.append("<h3>Build time</h3>")
-        out.append(line_chart("chart-trend-build", "Build time over time", series,
-                              [_short_time(e.time) for e in builds], seconds,
-                              axis_label="seconds of go build per recorded build (up-to-date targets cost 0)"))
+        out.append({"title": "Build time", "chart": _markup(line_chart(
+            "chart-trend-build", "Build time over time", series, [_short_time(e.time) for e in builds], seconds,
+            axis_label="seconds of go build per recorded build (up-to-date targets cost 0)"))})
     else:
-        out.append(_missing("recorded build", "invoke build"))
+        out.append({"missing": "recorded build", "command": "invoke build"})
     benches = history.get("bench", [])
     if benches:
         series = []
@@ -230,19 +213,18 @@ def trends_section(history: dict[str, list[Entry]]) -> str:
                 series.append(Series(f"{'serial' if case == 'a' else 'jobs auto'} {mode}", pts,
                                      PALETTE[k % len(PALETTE)]))
         if series:
-            out.append("<h3>Serial versus parallel (bench)</h3>")
-            out.append(line_chart("chart-trend-bench", "Bench: serial versus parallel over time", series,
-                                  [_short_time(e.time) for e in benches], seconds,
-                                  axis_label="wall seconds for the whole matrix"))
+            out.append({"title": "Serial versus parallel (bench)", "chart": _markup(line_chart(
+                "chart-trend-bench", "Bench: serial versus parallel over time", series,
+                [_short_time(e.time) for e in benches], seconds, axis_label="wall seconds for the whole matrix"))})
     debts = history.get("debt", [])
     if debts:
         pts = [(i, float(e.value.score), f"{_short_time(e.time)}: score {e.value.score}")
                for i, e in enumerate(debts)]
-        out.append("<h3>Debt score</h3>")
-        out.append(line_chart("chart-trend-debt", "Debt score over time", [Series("debt score", pts, PALETTE[3])],
-                              [_short_time(e.time) for e in debts], points, threshold=float(debts[-1].value.threshold),
-                              threshold_label=f"threshold {debts[-1].value.threshold}", axis_label="points"))
-    return "".join(out) + "</section>"
+        out.append({"title": "Debt score", "chart": _markup(line_chart(
+            "chart-trend-debt", "Debt score over time", [Series("debt score", pts, PALETTE[3])],
+            [_short_time(e.time) for e in debts], points, threshold=float(debts[-1].value.threshold),
+            threshold_label=f"threshold {debts[-1].value.threshold}", axis_label="points"))})
+    return out
 
 
 CSS = """
@@ -264,7 +246,7 @@ footer{color:#5b6573;font-size:13px;margin:24px 0}
 """
 
 
-def _cards(data: Inputs) -> str:
+def _cards(data: Inputs) -> list[dict[str, str]]:
     cards = []
     if data.build:
         cards.append((seconds(data.build.build_seconds), f"compile time, {len(data.build.built)} of "
@@ -280,27 +262,24 @@ def _cards(data: Inputs) -> str:
     if data.debt:
         ok = data.debt.score <= data.debt.threshold
         cards.append((f"{data.debt.score} / {data.debt.threshold}", "debt score / threshold", "good" if ok else "bad"))
-    if not cards:
-        return ""
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><b class="{cls}">{esc(v)}</b><span>{esc(label)}</span></div>' for v, label, cls in cards
-    ) + "</div>"
+    return [{"value": v, "label": label, "cls": cls} for v, label, cls in cards]
+
+
+def _markup(svg: str) -> Any:
+    """A chart svg.py made (it escapes its own text), passed to the template as markup."""
+    from markupsafe import Markup
+
+    return Markup(svg)
 
 
 def render(data: Inputs) -> str:
-    sources = "".join(f"<li>{esc(what)}: <code>{esc(where)}</code></li>" for what, where in data.sources)
-    counts = ", ".join(f"{len(v)} {k}" for k, v in data.history.items() if v) or "nothing yet"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(data.project)}: build report</title><style>{CSS}</style></head><body><main>"
-        f"<header><h1>{esc(data.project)}: build report</h1><p>Generated {esc(data.generated)} from the last "
-        f"results and the recorded history ({esc(counts)}).</p>{_cards(data)}</header>"
-        + build_section(data.build)
-        + bench_section(data.bench)
-        + sizes_section(data.sizes)
-        + debt_section(data.debt)
-        + trends_section(data.history)
-        + f"<footer><p>Read from:</p><ul>{sources}</ul></footer></main></body></html>\n"
-    )
+    import jinja2  # only the report renders this page
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("files"))),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("page.html.j2").render(
+        project=data.project, generated=data.generated, css=_markup(CSS),
+        counts=", ".join(f"{len(v)} {k}" for k, v in data.history.items() if v) or "nothing yet",
+        cards=_cards(data), build=build_section(data.build), bench=bench_section(data.bench),
+        sizes=sizes_section(data.sizes), debt=debt_section(data.debt), trends=trends_section(data.history),
+        sources=data.sources)
