@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import layout
+from . import layout, waiting
 from .errors import BuildlibError, ToolError
 
 REAPER = Path(__file__).resolve().with_name("reaper.py")
@@ -105,13 +105,15 @@ def stop(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     # SIGKILL is delivered, not yet done: return only once no process of the group is left (a linker
     # was seen in /proc just after the build had exited), within a bound.
-    deadline = time.monotonic() + GROUP_GONE_S
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.02)
+    waiting.until(lambda: not _group_alive(proc.pid), GROUP_GONE_S, 0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], *, cancel: threading.Event | None = None,

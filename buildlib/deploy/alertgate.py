@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import waiting
 from ..errors import ToolError
 
 POLL_SECONDS = 2.0
@@ -55,9 +56,11 @@ def active(gate: AlertGate, hosts: list[str]) -> dict[str, list[str]]:
 def watch(gate: AlertGate, hosts: list[str], stop: Callable[[], bool],
           clock: Callable[[], float] = time.monotonic) -> dict[str, list[str]]:
     """Poll for ``gate.quiet`` seconds; the hosts an alert named as soon as one does (empty: all quiet)."""
-    end = clock() + gate.quiet
-    while True:
-        found = active(gate, hosts)
-        if found or clock() >= end or stop():
-            return found
-        time.sleep(min(POLL_SECONDS, max(0.0, end - clock())))
+    found: dict[str, list[str]] = {}
+
+    def fired() -> bool:
+        found.update(active(gate, hosts))
+        return bool(found) or stop()
+
+    waiting.until(fired, gate.quiet, POLL_SECONDS, clock)
+    return found

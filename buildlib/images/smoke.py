@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import waiting
 from ..errors import CheckFailed
 from .engine import sdk
 
@@ -39,10 +40,8 @@ class SmokeResult:
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, logs: Callable[[], str]) -> float:
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.1)
+    if waiting.until(predicate, timeout, 0.1):
+        return time.monotonic() - start
     raise CheckFailed(f"{what} did not happen within {timeout:.0f}s; the container's last log lines:\n{logs()}")
 
 

@@ -15,11 +15,11 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .. import waiting
 from ..deploy.check import CheckFinding
 from ..errors import ToolError
 from ..service import Service
@@ -79,8 +79,7 @@ def exported(binary: Path, svc: Service, metrics_path: str, timeout: float = 15)
     proc = subprocess.Popen([str(binary), *svc.args], cwd=binary.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def metrics() -> str | None:
             if proc.poll() is not None:
                 raise ToolError(f"{binary} exited ({proc.returncode}) before its metrics could be read: "
                                 f"{(proc.stdout.read() if proc.stdout else '').strip()[-400:]}")
@@ -88,11 +87,12 @@ def exported(binary: Path, svc: Service, metrics_path: str, timeout: float = 15)
                 # A labelled metric appears with its first observation: answer a few requests first.
                 for path in (svc.health or "/", "/", metrics_path):
                     _get(f"http://127.0.0.1:{port}{path}")
-                text = _get(f"http://127.0.0.1:{port}{metrics_path}")
-                break
+                return _get(f"http://127.0.0.1:{port}{metrics_path}")
             except OSError:
-                time.sleep(0.2)
-        else:
+                return None
+
+        text = waiting.until(metrics, timeout, 0.2)
+        if text is None:
             raise ToolError(f"{binary} did not answer http://127.0.0.1:{port}{metrics_path} within {timeout:g} s; "
                             "is monitoring.metrics_path right?")
     finally:

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,12 +45,10 @@ def free_port() -> int:
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
     """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    from buildlib import waiting
+
+    if not waiting.until(predicate, timeout, interval):
+        pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def run_invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
