@@ -44,7 +44,7 @@ from ..build.builder import Options, prepare
 from ..build.machine import capacity
 from ..build.targets import matrix
 from ..errors import ToolError
-from ..progress import table
+from ..tables import table
 from . import peers
 
 # Never copied into the bench tree: build outputs, caches, VCS data, virtualenvs.

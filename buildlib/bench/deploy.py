@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import config
 from ..deploy import check, render, settings
-from ..progress import columns
+from ..tables import columns
 from . import lab
 
 GUIDE_UNIT = ("[Unit]\nDescription=Gin Application\nAfter=network.target\n[Service]\nUser=www-data\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Project
-from ..progress import columns
+from ..tables import columns
 from . import fleet
 from .remote import UnreachableError
 from .settings import DeployConfig, Host

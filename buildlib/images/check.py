@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BuildlibError
-from ..progress import table
+from ..tables import table
 from . import policy, sizes
 from .engine import cli, require_engine
 from .layers import saved

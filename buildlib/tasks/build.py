@@ -16,7 +16,8 @@ from ..build.step import TargetStatus
 from ..build.targets import matrix
 from ..config import parse_jobs
 from ..errors import OutputError, RunFailed, SelectionError
-from ..progress import Display, human_size, table
+from ..progress import Display
+from ..tables import human_size, table
 from .common import not_blank, one, project, selection, task
 
 

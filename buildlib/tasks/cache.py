@@ -6,7 +6,7 @@ from invoke import Collection, Context
 
 from ..build import state
 from ..build.builder import Options, prepare
-from ..progress import human_size, table
+from ..tables import human_size, table
 from .common import one, project, task
 
 

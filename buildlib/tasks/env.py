@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from invoke import Collection, Context
 
 from ..errors import SelectionError
-from ..progress import columns
+from ..tables import columns
 from .common import one, project, task
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
           label: list[str] | None = None, version: str | None = None) -> None:
     """Build the image variants with BuildKit (tags REPO:VARIANT and REPO:VERSION-VARIANT)."""
     from ..images import build as build_mod
-    from ..progress import table
+    from ..tables import table
 
     _variants(variant)
     s = _settings(c)
@@ -96,7 +96,7 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
     """Push each variant for several platforms under one tag (an OCI index), through a buildx builder."""
     from ..images import build as build_mod
     from ..images import publish
-    from ..progress import table
+    from ..tables import table
 
     _variants(variant)
     platforms = _platforms(platform)
@@ -142,7 +142,7 @@ def bases(c: Context, force: bool = False, push: str | None = None, platform: li
     """Make local base images (Go builder, distroless-static, alpine stand-in) from host packages."""
     from ..images import bases as bases_mod
     from ..images.sizes import mb
-    from ..progress import table
+    from ..tables import table
 
     push = not_blank("push", push, "importing into the engine")
     if push is None:
@@ -244,7 +244,7 @@ def smoke(c: Context, variant: list[str] | None = None, repository: str | None =
           shutdown_timeout: int = 10) -> None:
     """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
     from ..images import smoke as smoke_mod
-    from ..progress import table
+    from ..tables import table
 
     _variants(variant)
     s = _settings(c)
@@ -270,7 +270,7 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
     from ..images import build as build_mod
     from ..images import cache as cache_mod
     from ..images.sizes import mb
-    from ..progress import table
+    from ..tables import table
 
     s = _settings(c)
     builder = build_mod.builder_image(s, local_bases)

@@ -15,9 +15,9 @@ from .common import not_blank, project, task
                         "(e.g. one a CI secret wrote to a file)"})
 def release(c: Context, snapshot: bool = False, sign_key: str | None = None) -> None:
     """Build every platform and write dist/: archives, checksums.txt (+ .sig), SBOMs, CHANGELOG.md, deb, rpm."""
-    from ..progress import human_size, table
     from ..release import run as release_run
     from ..release.signing import verify_command
+    from ..tables import human_size, table
 
     sign_key = not_blank("sign_key", sign_key, "release.sign.key")
     p = project(c)
