@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import procs
-from ..errors import CheckFailed
+from ..errors import CheckFailed, ToolError
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
 from .step import Step
@@ -114,7 +114,7 @@ class DownloadModules(Check):
     def check(self, ctx: Context) -> None:
         out = _go(ctx, "mod", "download")
         if out.returncode != 0:
-            raise CheckFailed(
+            raise ToolError(
                 f"`go mod download` failed:\n{out.stderr.strip()}\n"
                 "Check the network or GOPROXY, or fix go.mod (go mod tidy) and run again.")
 
