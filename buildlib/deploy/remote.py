@@ -49,7 +49,7 @@ class UnreachableError(RemoteError):
 
 
 @dataclass(frozen=True)
-class Result:
+class CommandResult:
     stdout: str
     stderr: str
     exited: int
@@ -74,7 +74,7 @@ class Remote:
         self.host = host
 
     def run(self, script: str, step: str, root: bool = True, timeout: float | None = 120,
-            check: bool = True) -> Result:
+            check: bool = True) -> CommandResult:
         raise NotImplementedError
 
     def put(self, local: Path | bytes, remote: str, step: str) -> None:
@@ -90,7 +90,7 @@ class DryRunRemote(Remote):
     dry = True
 
     def run(self, script: str, step: str, root: bool = True, timeout: float | None = 120,
-            check: bool = True) -> Result:
+            check: bool = True) -> CommandResult:
         say(self.host.name, f"# {step}")
         lines = script.splitlines()
         if len(lines) == 1:
@@ -101,7 +101,7 @@ class DryRunRemote(Remote):
             runner = "sudo -n sh -s" if root and self.host.user != "root" else "sh -s"
             say(self.host.name, f"$ {runner} <<'SCRIPT'")
             say(self.host.name, "\n".join(lines + ["SCRIPT"]))
-        return Result("", "", 0)
+        return CommandResult("", "", 0)
 
     def put(self, local: Path | bytes, remote: str, step: str) -> None:
         what = str(local) if isinstance(local, Path) else f"<{len(local)} bytes rendered in memory>"
@@ -156,7 +156,7 @@ class SshRemote(Remote):
         self.conn = conn
 
     def run(self, script: str, step: str, root: bool = True, timeout: float | None = 120,
-            check: bool = True) -> Result:
+            check: bool = True) -> CommandResult:
         import paramiko
         from invoke.exceptions import CommandTimedOut
 
@@ -169,7 +169,7 @@ class SshRemote(Remote):
         except (OSError, EOFError, paramiko.SSHException) as exc:
             # A host that went away under an open connection: paramiko says "SSH session not active".
             raise UnreachableError(self.host, step, f"the SSH connection broke: {_reason(exc)}") from exc
-        result = Result(r.stdout, r.stderr, r.exited)
+        result = CommandResult(r.stdout, r.stderr, r.exited)
         if check and not result.ok:
             raise RemoteError(self.host, step, f"exit {r.exited}: {_tail(r.stderr or r.stdout)}",
                               _hint(r.stderr))

@@ -27,7 +27,7 @@ _OPAQUE = ".wh..wh..opq"
 
 
 @dataclass(frozen=True)
-class Entry:
+class LayerEntry:
     path: str  # absolute, e.g. "/usr/local/bin/server"
     kind: str  # file | dir | symlink | hardlink | other
     size: int
@@ -42,7 +42,7 @@ class Layer:
     index: int
     diff_id: str
     created_by: str
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[LayerEntry] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # paths a whiteout removes
     opaque: list[str] = field(default_factory=list)   # directories whose lower content is hidden
 
@@ -74,9 +74,9 @@ class SavedImage:
     def healthcheck(self) -> list[str]:
         return ((self.config.get("config") or {}).get("Healthcheck") or {}).get("Test") or []
 
-    def filesystem(self) -> dict[str, tuple[int, Entry]]:
+    def filesystem(self) -> dict[str, tuple[int, LayerEntry]]:
         """The final file system: path -> (layer index, entry)."""
-        fs: dict[str, tuple[int, Entry]] = {}
+        fs: dict[str, tuple[int, LayerEntry]] = {}
         for layer in self.layers:
             _apply_deletions(fs, layer)
             for e in layer.entries:
@@ -85,7 +85,7 @@ class SavedImage:
 
     def waste(self) -> list[Waste]:
         """File versions that a later layer overwrote or deleted (they still take space)."""
-        fs: dict[str, tuple[int, Entry]] = {}
+        fs: dict[str, tuple[int, LayerEntry]] = {}
         wasted: list[Waste] = []
         for layer in self.layers:
             for _, e in _apply_deletions(fs, layer):
@@ -108,7 +108,7 @@ class SavedImage:
             fh = tar.extractfile(member)
             return fh.read(limit) if fh else None
 
-    def iter_files(self, max_size: int) -> Iterator[tuple[int, Entry, bytes]]:
+    def iter_files(self, max_size: int) -> Iterator[tuple[int, LayerEntry, bytes]]:
         """Every regular file of every layer (deleted ones too) up to ``max_size`` bytes, with its content."""
         for layer, tar_path in zip(self.layers, self.layer_tars, strict=True):
             with tarfile.open(tar_path) as tar:
@@ -122,7 +122,7 @@ class SavedImage:
                     yield layer.index, _entry(member), data
 
 
-def _apply_deletions(fs: dict[str, tuple[int, Entry]], layer: Layer) -> list[tuple[int, Entry]]:
+def _apply_deletions(fs: dict[str, tuple[int, LayerEntry]], layer: Layer) -> list[tuple[int, LayerEntry]]:
     removed = []
     for d in layer.opaque:
         prefix = d.rstrip("/") + "/"
@@ -142,11 +142,11 @@ def _norm(name: str) -> str:
     return "/" + name.strip("/") if name not in ("", ".") else "/"
 
 
-def _entry(member: tarfile.TarInfo) -> Entry:
+def _entry(member: tarfile.TarInfo) -> LayerEntry:
     kind = ("file" if member.isreg() else "dir" if member.isdir() else "symlink" if member.issym()
             else "hardlink" if member.islnk() else "other")
-    return Entry(_norm(member.name), kind, member.size if member.isreg() else 0, member.mode, member.uid, member.gid,
-                 member.linkname)
+    return LayerEntry(_norm(member.name), kind, member.size if member.isreg() else 0, member.mode, member.uid,
+                      member.gid, member.linkname)
 
 
 def _read_layer(index: int, diff_id: str, created_by: str, tar_path: Path) -> Layer:

@@ -24,7 +24,7 @@ FIXED_MTIME = 0
 
 
 @dataclass(frozen=True)
-class Entry:
+class RootfsEntry:
     path: str  # relative, no leading "/"
     kind: str  # "dir" | "file" | "symlink"
     mode: int
@@ -49,7 +49,7 @@ class Rootfs:
     """Files, directories and links of an image, keyed by path; parents are created as needed."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
+        self.entries: dict[str, RootfsEntry] = {}
 
     def _parents(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -59,25 +59,25 @@ class Rootfs:
     def dir(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
         path = path.strip("/")
         self._parents(path)
-        self.entries[path] = Entry(path, "dir", mode, uid, gid)
+        self.entries[path] = RootfsEntry(path, "dir", mode, uid, gid)
 
     def file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
         path = path.strip("/")
         self._parents(path)
         raw = data.encode() if isinstance(data, str) else data
-        self.entries[path] = Entry(path, "file", mode, data=raw)
+        self.entries[path] = RootfsEntry(path, "file", mode, data=raw)
 
     def copy(self, path: str, src: str | Path, mode: int | None = None) -> None:
         path = path.strip("/")
         self._parents(path)
         st = os.stat(src)
-        self.entries[path] = Entry(path, "file", mode if mode is not None else stat.S_IMODE(st.st_mode),
-                                   src=str(src))
+        self.entries[path] = RootfsEntry(path, "file", mode if mode is not None else stat.S_IMODE(st.st_mode),
+                                         src=str(src))
 
     def symlink(self, path: str, target: str) -> None:
         path = path.strip("/")
         self._parents(path)
-        self.entries[path] = Entry(path, "symlink", 0o777, link=target)
+        self.entries[path] = RootfsEntry(path, "symlink", 0o777, link=target)
 
     def tree(self, dest: str, src: str | Path, skip: Callable[[str], bool] = lambda rel: False) -> None:
         """Copy the directory ``src`` to ``dest``; ``skip(relative_path)`` leaves parts out."""

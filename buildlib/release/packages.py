@@ -27,7 +27,7 @@ from ..deploy.render import SITE_FILE, UPSTREAM_FILE, instance, render, unit_nam
 from ..deploy.settings import DeployConfig
 from ..errors import ToolError
 from .settings import Packages
-from .source import Source
+from .source import ReleaseSource
 
 # GOARCH -> nfpm's arch word (nfpm turns it into dpkg's and rpm's own); GOARM defaults to 7.
 _ARCH = {"amd64": "amd64", "arm64": "arm64", "arm": "arm7", "386": "386", "riscv64": "riscv64",
@@ -126,7 +126,7 @@ def contents(project: Project, cfg: DeployConfig, profile: str, version: str, bi
     return out, _scripts(cfg, profile)
 
 
-def config_yaml(name: str, platform: str, src: Source, meta: Packages, maintainer: str,
+def config_yaml(name: str, platform: str, src: ReleaseSource, meta: Packages, maintainer: str,
                 items: list[Content], scripts: dict[str, Path]) -> str:
     import yaml
 

@@ -45,7 +45,7 @@ MARKER = "release.json"  # in dist/: what the release wrote, so the next one kno
 class ReleaseRun:
     project: Project
     cfg: ReleaseConfig
-    src: source.Source
+    src: source.ReleaseSource
     stage: Path
     echo: Callable[[str], None]
     binaries: dict[str, dict[str, Artifact]] = field(default_factory=dict)  # platform -> binary -> its file

@@ -17,7 +17,7 @@ from ..errors import InputError
 
 
 @dataclass(frozen=True)
-class Source:
+class ReleaseSource:
     version: str               # stamped into the binaries: the tag, or git describe's answer for a snapshot
     package_version: str       # the deb/rpm version: starts with a digit, no "-"
     commit: str
@@ -61,7 +61,7 @@ def package_version(version: str, snapshot: bool) -> str:
     return re.sub(r"[^A-Za-z0-9.+~]", ".", base)
 
 
-def read(root: Path, snapshot: bool) -> Source:
+def read(root: Path, snapshot: bool) -> ReleaseSource:
     head = _git(root, "log", "-1", "--format=%H%x09%ct%x09%an <%ae>")
     if not head:
         raise InputError(f"{root} has no git commit: the version, the files' dates and the changelog come "
@@ -84,11 +84,11 @@ def read(root: Path, snapshot: bool) -> Source:
     checked_version(version, "the git tag" if not snapshot else "git describe")
     # The tag before this release: HEAD's own tag does not count.
     previous = _git(root, "describe", "--tags", "--abbrev=0", "HEAD^" if tag else "HEAD")
-    return Source(version=version, package_version=package_version(version, snapshot), commit=commit,
-                  epoch=int(epoch), author=author, tag=tag, previous_tag=previous, snapshot=snapshot)
+    return ReleaseSource(version=version, package_version=package_version(version, snapshot), commit=commit,
+                         epoch=int(epoch), author=author, tag=tag, previous_tag=previous, snapshot=snapshot)
 
 
-def changelog(root: Path, src: Source, project_name: str) -> str:
+def changelog(root: Path, src: ReleaseSource, project_name: str) -> str:
     """The commits since the previous tag, newest first, as Markdown."""
     span = f"{src.previous_tag}..HEAD" if src.previous_tag else "HEAD"
     log = _git(root, "log", "--no-merges", "--format=%h%x09%s", span) or ""

@@ -11,7 +11,7 @@ from .. import layout
 from ..atomic import write_bytes
 from ..config import Project
 from . import history, inputs
-from .page import Entry, Inputs, render
+from .page import HistoryEntry, PageData, render
 
 
 def default_paths(project: Project) -> dict[str, Path]:
@@ -54,11 +54,11 @@ def generate(project: Project, output: Path, paths: dict[str, Path], *, record_l
         if record_latest:
             history.record(kind, raw, root, once=True)
     hist_file = history.path(root)
-    entries: dict[str, list[Entry]] = {k: [] for k in history.KINDS}
+    entries: dict[str, list[HistoryEntry]] = {k: [] for k in history.KINDS}
     skipped = 0
     for e in history.read(hist_file):
         try:
-            entries[e["kind"]].append(Entry(str(e.get("time", "")), inputs.PARSERS[e["kind"]](e["data"])))
+            entries[e["kind"]].append(HistoryEntry(str(e.get("time", "")), inputs.PARSERS[e["kind"]](e["data"])))
         except inputs.ReportInputError:
             skipped += 1  # a result of an older format: left out of the trends
     for kind in history.KINDS:
@@ -69,7 +69,7 @@ def generate(project: Project, output: Path, paths: dict[str, Path], *, record_l
     if hist_file.exists():
         sources.append(("history", f"{_rel(project, hist_file)} ({sum(len(v) for v in entries.values())} results)"))
     generated = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    page = render(Inputs(
+    page = render(PageData(
         project=project.project.name, generated=generated, build=latest.get("build"), bench=latest.get("bench"),
         sizes=latest.get("size_check"), debt=latest.get("debt"), history=entries, sources=sources,
     ))

@@ -28,7 +28,7 @@ class ReportInputError(BuildlibError):
 
 
 @dataclass(frozen=True)
-class Measure:
+class MeasuredCase:
     case: str
     mode: str
     wall: float
@@ -36,11 +36,11 @@ class Measure:
 
 
 @dataclass
-class Bench:
+class BenchFigures:
     machine: dict[str, Any]
-    measures: list[Measure]
+    measures: list[MeasuredCase]
 
-    def get(self, case: str, mode: str) -> Measure | None:
+    def get(self, case: str, mode: str) -> MeasuredCase | None:
         return next((m for m in self.measures if m.case == case and m.mode == mode), None)
 
 
@@ -92,7 +92,7 @@ def build(data: Any, where: str = "manifest") -> Manifest:
         raise ReportInputError(exc.problem) from exc
 
 
-def bench(data: Any, where: str = "bench") -> Bench:
+def bench(data: Any, where: str = "bench") -> BenchFigures:
     if not isinstance(data, dict) or not isinstance(data.get("measures"), list):
         raise ReportInputError(f"{where}: expected bench figures with a \"measures\" list")
     measures = []
@@ -100,10 +100,10 @@ def bench(data: Any, where: str = "bench") -> Bench:
         if not isinstance(m, dict) or "case" not in m or "wall" not in m:
             raise ReportInputError(f"{where}: measures[{i}]: expected {{case, mode, wall, cpu}}")
         cpu = m.get("cpu")
-        measures.append(Measure(str(m["case"]), str(m.get("mode", "")), _num(m["wall"], f"{where}: measures[{i}]"),
-                                float(cpu) if isinstance(cpu, (int, float)) else None))
+        measures.append(MeasuredCase(str(m["case"]), str(m.get("mode", "")), _num(m["wall"], f"{where}: measures[{i}]"),
+                                     float(cpu) if isinstance(cpu, (int, float)) else None))
     machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
-    return Bench(machine, measures)
+    return BenchFigures(machine, measures)
 
 
 _SIZE_KEYS = ("size", "bytes", "size_bytes", "image_size")

@@ -48,7 +48,7 @@ def points(v: float) -> str:
 
 
 @dataclass
-class Entry:
+class HistoryEntry:
     """One recorded result of the history, already parsed."""
 
     time: str
@@ -56,14 +56,14 @@ class Entry:
 
 
 @dataclass
-class Inputs:
+class PageData:
     project: str
     generated: str
     build: Manifest | None = None
-    bench: inputs.Bench | None = None
+    bench: inputs.BenchFigures | None = None
     sizes: list[inputs.ImageSize] | None = None
     debt: inputs.Debt | None = None
-    history: dict[str, list[Entry]] = field(default_factory=dict)
+    history: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     sources: list[tuple[str, str]] = field(default_factory=list)  # (what, where)
 
 
@@ -94,7 +94,7 @@ def build_section(b: Manifest | None) -> dict[str, Any] | None:
     }
 
 
-def bench_section(bn: inputs.Bench | None) -> dict[str, Any] | None:
+def bench_section(bn: inputs.BenchFigures | None) -> dict[str, Any] | None:
     if bn is None or not bn.measures:
         return None
     timed = [m for m in bn.measures if m.mode != "noop"]
@@ -175,10 +175,10 @@ def debt_section(d: inputs.Debt | None) -> dict[str, Any] | None:
     }
 
 
-def trends_section(history: dict[str, list[Entry]]) -> list[dict[str, Any]]:
+def trends_section(history: dict[str, list[HistoryEntry]]) -> list[dict[str, Any]]:
     """The trend charts in order, each {title, chart}, or {missing, command} where nothing was recorded."""
     out: list[dict[str, Any]] = []
-    sizes: list[Entry] = history.get("size_check", [])
+    sizes: list[HistoryEntry] = history.get("size_check", [])
     if sizes:
         names: list[str] = []
         for e in sizes:
@@ -246,7 +246,7 @@ footer{color:#5b6573;font-size:13px;margin:24px 0}
 """
 
 
-def _cards(data: Inputs) -> list[dict[str, str]]:
+def _cards(data: PageData) -> list[dict[str, str]]:
     cards = []
     if data.build:
         cards.append((seconds(data.build.build_seconds), f"compile time, {len(data.build.built)} of "
@@ -272,7 +272,7 @@ def _markup(svg: str) -> Any:
     return Markup(svg)
 
 
-def render(data: Inputs) -> str:
+def render(data: PageData) -> str:
     import jinja2  # only the report renders this page
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("files"))),

@@ -80,7 +80,7 @@ class Renamer:
 
 
 @dataclass
-class Result:
+class NewService:
     dest: Path
     files: int
     old_module: str
@@ -154,7 +154,7 @@ def create(
     *,
     force: bool = False,
     before_rename: Callable[[Path], None] | None = None,
-) -> Result:
+) -> NewService:
     """Write a new repository at ``dest`` from the template at ``template_root``."""
     check_module_path(module)
     if name is None:
@@ -225,4 +225,4 @@ def create(
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
         raise
-    return Result(dest, len(files), old_module, old_name, module, name, leftovers)
+    return NewService(dest, len(files), old_module, old_name, module, name, leftovers)
