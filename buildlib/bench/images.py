@@ -33,6 +33,7 @@ from ..images import settings as settings_mod
 from ..images.check import check_variant
 from ..images.engine import cli
 from ..images.settings import VARIANTS, ImageSettings
+from .build import user_environ
 
 _SKIP = {".git", ".nox", ".build", "bin", ".ruff_cache", "__pycache__", ".pytest_cache"}
 BENCH_LABEL = "org.buildlib.bench=1"
@@ -137,7 +138,7 @@ def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Calla
         return {"not_measured": f"ko: not installed (go install {KO.spec}, or put it on PATH)"}
     repository = f"{ws.repository}-bench"
     kit_root = str(Path(__file__).resolve().parent.parent.parent)
-    env = {**os.environ, "CI": "1", "PYTHONPATH": os.pathsep.join(p for p in (kit_root, os.environ.get(
+    env = {**user_environ(), "CI": "1", "PYTHONPATH": os.pathsep.join(p for p in (kit_root, os.environ.get(
         "PYTHONPATH", "")) if p)}
     argv = [sys.executable, "-m", "invoke", "image.build", "--mode", "prebuilt", "--variant", KO_VARIANT,
             "--repository", repository, "--label", BENCH_LABEL, *(["--local-bases"] if local_bases else [])]

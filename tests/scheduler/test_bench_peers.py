@@ -104,3 +104,14 @@ def test_goreleaser_builds_the_kits_bytes_for_arm_and_windows_in_a_repository_of
     with pytest.raises(ToolError, match=r"goreleaser built api:linux/arm as [0-9a-f]{64}, the kit as [0-9a-f]{64}: "
                                         "the configurations are not equivalent"):
         peer.check_identical(kit)
+
+
+def test_the_bench_times_invoke_with_the_bytecode_cache_a_user_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shell with PYTHONDONTWRITEBYTECODE would make every timed `invoke` compile the kit from source."""
+    from buildlib.bench.build import user_environ
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("BUILDLIB_BENCH_PROBE", "kept")
+    env = user_environ()
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["BUILDLIB_BENCH_PROBE"] == "kept" and env["PATH"] == os.environ["PATH"]
