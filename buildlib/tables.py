@@ -1,8 +1,8 @@
 """Plain text for the terminal and CI logs: aligned columns, tables with a rule, sizes.
 
 Hand-written rather than a console library: the build prints its table after every run, a no-op
-run included, and the no-op must cost little more than starting invoke (a console library's
-import alone costs more than the no-op's own work).
+run included, and the no-op must cost little more than starting invoke (importing rich's console,
+table and live display, 55-64 ms, is about as much as the no-op's own work).
 """
 
 from __future__ import annotations

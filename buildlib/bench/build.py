@@ -102,7 +102,7 @@ def measure(case: str, mode: str, run: Callable[[], None]) -> Measure:
 def user_environ() -> dict[str, str]:
     """This process's environment for the timed commands, with Python's bytecode cache on, as a user's
     shell has it: with PYTHONDONTWRITEBYTECODE set, every `invoke` run would compile the kit's modules
-    from source again (about 0.09 s of a no-op here) and the bench would time that instead."""
+    from source again, and the bench would time that instead."""
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 

@@ -1,9 +1,10 @@
 """Run a DAG of steps with at most N at once.
 
-A step is a ``Step``: ``name``, ``deps`` (names of steps that must succeed
-first) and ``run(ctx)``, with the few settings below as class defaults. Steps do the work; the scheduler decides the
-order, bounds the parallelism, times each step and wraps whatever a step
-raises into a ``StepFailed`` naming the step. A failed step fails only the
+A step is a ``Step`` (step.py): ``name``, ``deps`` (names of steps that must
+succeed first), ``run(ctx)`` and a few settings with class defaults (after,
+always, light, weight). Steps do the work; the scheduler decides the order,
+bounds the parallelism, times each step and wraps whatever a step raises
+into a ``StepFailed`` naming the step. A failed step fails only the
 steps that depend on it: independent targets still build and are reported.
 Steps with ``always = True`` (recording results) run even after a failure; a
 step's ``after`` names are deps that order it without passing their failure on.

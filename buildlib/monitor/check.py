@@ -79,7 +79,9 @@ def exported(binary: Path, svc: Service, metrics_path: str, timeout: float = 15)
     proc = subprocess.Popen([str(binary), *svc.args], cwd=binary.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        def metrics() -> str | None:
+        answers: list[str] = []  # an empty page is an answer too: its metrics are then missing
+
+        def metrics() -> bool:
             if proc.poll() is not None:
                 raise ToolError(f"{binary} exited ({proc.returncode}) before its metrics could be read: "
                                 f"{(proc.stdout.read() if proc.stdout else '').strip()[-400:]}")
@@ -87,12 +89,12 @@ def exported(binary: Path, svc: Service, metrics_path: str, timeout: float = 15)
                 # A labelled metric appears with its first observation: answer a few requests first.
                 for path in (svc.health or "/", "/", metrics_path):
                     _get(f"http://127.0.0.1:{port}{path}")
-                return _get(f"http://127.0.0.1:{port}{metrics_path}")
+                answers.append(_get(f"http://127.0.0.1:{port}{metrics_path}"))
             except OSError:
-                return None
+                return False
+            return True
 
-        text = waiting.until(metrics, timeout, 0.2)
-        if text is None:
+        if not waiting.until(metrics, timeout, 0.2):
             raise ToolError(f"{binary} did not answer http://127.0.0.1:{port}{metrics_path} within {timeout:g} s; "
                             "is monitoring.metrics_path right?")
     finally:
@@ -102,6 +104,7 @@ def exported(binary: Path, svc: Service, metrics_path: str, timeout: float = 15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    text = answers[0]
     names = set(_SAMPLE.findall(text))
     for name, kind in _TYPE.findall(text):
         names.add(name)

@@ -22,9 +22,9 @@ def test_none_after_the_timeout_having_looked_at_the_deadline() -> None:
     started = time.monotonic()
     assert waiting.until(never, timeout=0.2, interval=0.05) is None
     took = time.monotonic() - started
-    assert 0.2 <= took < 1.0
+    assert 0.2 <= took < 2.0  # a loaded machine oversleeps; the bound is that it stops at all
     assert calls[-1] - started >= 0.2  # the last look is at the deadline, not one interval before it
-    assert 4 <= len(calls) <= 8
+    assert 2 <= len(calls) <= 8  # it sleeps between looks (a busy loop would make thousands)
 
 
 def test_a_condition_true_at_the_first_look_does_not_sleep() -> None:
