@@ -1,8 +1,10 @@
 """Plain text for the terminal and CI logs: aligned columns, tables with a rule, sizes.
 
-Hand-written rather than a console library: the build prints its table after every run, a no-op
-run included, and the no-op must cost little more than starting invoke (importing rich's console,
-table and live display, 55-64 ms, is about as much as the no-op's own work).
+Every task prints its tables through ``console.table``, which renders them here. A table library
+stays out on purpose: the build prints its table after every run, a no-op run included, and on
+top of what that run already imports, tabulate costs about 20 ms (it loads importlib.metadata)
+and rich's console and table about 31 ms, against some 76 ms that the kit's whole no-op adds to
+starting invoke. rich draws only the live display (``progress``), which a no-op never starts.
 """
 
 from __future__ import annotations

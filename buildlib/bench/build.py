@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .. import config, layout
+from .. import config, console, layout
 from ..atomic import write_json
 from ..build import manifest
 from ..build.builder import Options, prepare
@@ -591,16 +591,16 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="buildlib-bench-gen-"))
     try:
         measures = generated(work, kits, args.platforms.split(","), args.packages,
-                             lambda line: print(line, file=sys.stderr, flush=True))
+                             console.err)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     cpus = capacity().cpus
     base = measures[0].wall
-    print(table(["case (cold, own GOCACHE)", "wall", "CPU (use)", "vs plain go build"],
-                [[m.case, f"{m.wall:.1f}s", f"{m.cpu:.1f}s ({m.cpu_share * 100 / cpus:.0f}%)",
-                  f"{m.wall / base:.2f}x"] for m in measures], right={1, 2, 3}))
-    print(f"machine: {capacity().why}; {args.packages} generated packages; load at the end "
-          f"{os.getloadavg()[0]:.1f}")
+    console.table(["case (cold, own GOCACHE)", "wall", "CPU (use)", "vs plain go build"],
+                  [[m.case, f"{m.wall:.1f}s", f"{m.cpu:.1f}s ({m.cpu_share * 100 / cpus:.0f}%)",
+                    f"{m.wall / base:.2f}x"] for m in measures], right={1, 2, 3})
+    console.out(f"machine: {capacity().why}; {args.packages} generated packages; load at the end "
+                f"{os.getloadavg()[0]:.1f}")
     return 0
 
 

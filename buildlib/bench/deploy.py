@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import config
+from .. import config, console
 from ..deploy import check, render, settings
 from ..tables import columns
 from . import lab
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         image = lab.target_image()
         key, pub = lab.ssh_keypair(tmp / "ssh")
         names = [f"web{i + 1}" for i in range(args.hosts)]
-        print(f"deploy benchmark: {args.hosts} hosts ({image}), batch 1, load {args.rate:g} req/s for "
-              f"{args.duration:g} s through each host's nginx from a second process", flush=True)
+        console.out(f"deploy benchmark: {args.hosts} hosts ({image}), batch 1, load {args.rate:g} req/s for "
+                    f"{args.duration:g} s through each host's nginx from a second process")
         try:
             hosts = lab.start_hosts(client, image, names, run_id, pub)
             known = tmp / "known_hosts"
@@ -120,15 +120,15 @@ def main(argv: list[str] | None = None) -> int:
                        for p, a, b in plan if p in wanted]
         finally:
             lab.remove(client, run_id)
-        print(_table(results))
+        console.out(_table(results))
         for r in results:
             for line in r["errors"][:3]:
-                print(f"  {r['profile']}: {line}")
+                console.out(f"  {r['profile']}: {line}")
         scores = _scores(project, tmp / "scores")
-        print(f"exposure (systemd-analyze security --offline=true): strict {scores['strict']}, "
-              f"hardened {scores['hardened']}, the guide's unit {scores['guide']}")
+        console.out(f"exposure (systemd-analyze security --offline=true): strict {scores['strict']}, "
+                    f"hardened {scores['hardened']}, the guide's unit {scores['guide']}")
         if args.json:
-            print(json.dumps({"results": results, "exposure": scores}))
+            console.out(json.dumps({"results": results, "exposure": scores}))
     return 0
 
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import config
+from .. import config, console
 from ..build import manifest
 from ..errors import ToolError
 from ..images import build
@@ -72,7 +72,7 @@ def _timed(s: ImageSettings, log: Callable[[str], None], **kw: Any) -> tuple[flo
 
 
 def bench(s: ImageSettings, parts: tuple[str, ...], local_bases: bool, touch_file: str,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
+          log: Callable[[str], None] = console.out) -> dict[str, Any]:
     out: dict[str, Any] = {"engine": cli().how}
     common = {"local_bases": local_bases, "mode": "in-docker"}
     with workspace(s.root) as ws:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import console
 from ..errors import ToolError
 
 SUITE = "bookworm"
@@ -91,7 +92,7 @@ def _image_exists(tag: str) -> bool:
     return subprocess.run([_docker_cli(), "image", "inspect", tag], capture_output=True).returncode == 0
 
 
-def target_image(log: Any = print) -> str:
+def target_image(log: Any = console.out) -> str:
     """The target image's tag, built with debootstrap unless an image of this recipe exists."""
     return _debootstrap_image(image_tag(), PACKAGES, SETUP, 'CMD ["/lib/systemd/systemd"]', "target", log)
 
@@ -103,7 +104,7 @@ STOCK_SETUP = "set -e\napt-get clean\nrm -rf /var/lib/apt/lists/* /var/cache/apt
 STOCK_REPO = "buildlib-stock-debian"
 
 
-def stock_image(log: Any = print) -> str:
+def stock_image(log: Any = console.out) -> str:
     """A fresh debootstrap of bookworm with python3-venv and git, as a newcomer's machine is."""
     recipe = "\n".join([SUITE, *STOCK_PACKAGES, STOCK_SETUP]).encode()
     tag = f"{STOCK_REPO}:{hashlib.sha256(recipe).hexdigest()[:12]}"

@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
+
+from .. import console
 
 MAX_RATE = 500
 MAX_DURATION = 120
@@ -141,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f'--paths "{args.paths}": give one or more paths starting with "/", comma-separated')
     result = run(args.urls, args.host_header, args.rate, args.duration, args.timeout, paths,
                  args.version_path or None)
-    json.dump(result, sys.stdout)
-    print()
+    console.out(json.dumps(result))
     return 0
 
 

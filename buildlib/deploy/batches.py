@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from .. import console
 from ..config import Project
 from ..errors import Interrupted, RunFailed
 from . import fleet, steps
-from .remote import Remote, RemoteError, UnreachableError, note, say
+from .remote import Remote, RemoteError, UnreachableError
 from .settings import DeployConfig, Host
 
 
@@ -94,7 +95,7 @@ class BatchRun:
         """Every host, ``batch`` at a time; stop at the first batch with a failure."""
         outcomes: dict[str, HostOutcome] = {
             h.name: HostOutcome(h, Status.UNTOUCHED, "" if self.dry else "not contacted") for h in hosts}
-        note(self.title(hosts, batch))
+        console.out(self.title(hosts, batch))
         with fleet.ctrl_c_stops(self.stop):
             for group in fleet.batches(hosts, batch):
                 if self.stop.is_set():
@@ -113,7 +114,7 @@ class BatchRun:
 
     def finish(self, outcomes: list[HostOutcome]) -> None:
         """Print the per-host result; raise when the run did not reach every host."""
-        note("summary:\n" + summary(outcomes))
+        console.out("summary:\n" + summary(outcomes))
         if self.stop.is_set():
             raise Interrupted(signal.SIGINT, self.interrupted_message())
         bad = [o for o in outcomes if o.bad]
@@ -134,7 +135,7 @@ class BatchRun:
                     r.close()
                 raise exc  # a config error (missing key file): nothing was touched
             outcomes[host.name] = HostOutcome(host, Status.UNREACHABLE, detail_of(exc))
-            say(host.name, f"unreachable: {exc}")
+            console.host(host.name, f"unreachable: {exc}")
         if failed or self.stop.is_set():
             for r in remotes:
                 r.close()
@@ -178,9 +179,9 @@ def outcome_of(exc: BaseException, host: Host | None = None) -> HostOutcome:
     if isinstance(exc, RemoteError):
         host = exc.host
         if isinstance(exc, UnreachableError):
-            say(host.name, f"unreachable: {exc.step}: {exc.problem}")
+            console.host(host.name, f"unreachable: {exc.step}: {exc.problem}")
             return HostOutcome(host, Status.UNREACHABLE, detail_of(exc))
-        say(host.name, f"FAILED at {exc.step}: {exc.problem}")
+        console.host(host.name, f"FAILED at {exc.step}: {exc.problem}")
     if host is None:
         raise exc
     return HostOutcome(host, Status.FAILED, detail_of(exc))

@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .. import console
 from ..config import Project
 from ..errors import SelectionError
 from . import steps
-from .remote import DryRunRemote, Remote, SshRemote, note
+from .remote import DryRunRemote, Remote, SshRemote
 from .settings import DeployConfig, Host, expand_local
 
 T = TypeVar("T")
@@ -171,6 +172,6 @@ def run_parallel(items: Iterable[T], fn: Callable[[T], object], stop: Stop) -> l
             _, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             if stop.is_set() and not stop.announced:
                 stop.announced = True
-                note("interrupted: finishing the step in progress on each host, then stopping "
-                     "(a release switch always completes or rolls back)")
+                console.out("interrupted: finishing the step in progress on each host, then stopping "
+                            "(a release switch always completes or rolls back)")
     return futures

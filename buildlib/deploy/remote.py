@@ -11,27 +11,12 @@ from __future__ import annotations
 
 import io
 import shlex
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import console
 from ..errors import BuildlibError
 from .settings import Host, Ssh
-
-_print_lock = threading.Lock()
-
-
-def say(host: str, text: str) -> None:
-    """One line of progress, prefixed with the host; whole lines even from parallel hosts."""
-    with _print_lock:
-        for line in text.splitlines() or [""]:
-            print(f"[{host}] {line}", flush=True)
-
-
-def note(text: str) -> None:
-    """A line not about one host (headers, summaries)."""
-    with _print_lock:
-        print(text, flush=True)
 
 
 class RemoteError(BuildlibError):
@@ -91,22 +76,22 @@ class DryRunRemote(Remote):
 
     def run(self, script: str, step: str, root: bool = True, timeout: float | None = 120,
             check: bool = True) -> CommandResult:
-        say(self.host.name, f"# {step}")
+        console.host(self.host.name, f"# {step}")
         lines = script.splitlines()
         if len(lines) == 1:
-            say(self.host.name, f"$ {wrap(self.host, script, root)}")
+            console.host(self.host.name, f"$ {wrap(self.host, script, root)}")
         else:
             # A long script reads better as a here-document; `sh -s` runs the same text
             # that a real run passes to `sh -c`.
             runner = "sudo -n sh -s" if root and self.host.user != "root" else "sh -s"
-            say(self.host.name, f"$ {runner} <<'SCRIPT'")
-            say(self.host.name, "\n".join(lines + ["SCRIPT"]))
+            console.host(self.host.name, f"$ {runner} <<'SCRIPT'")
+            console.host(self.host.name, "\n".join(lines + ["SCRIPT"]))
         return CommandResult("", "", 0)
 
     def put(self, local: Path | bytes, remote: str, step: str) -> None:
         what = str(local) if isinstance(local, Path) else f"<{len(local)} bytes rendered in memory>"
-        say(self.host.name, f"# {step}")
-        say(self.host.name, f"put {what} -> {remote}")
+        console.host(self.host.name, f"# {step}")
+        console.host(self.host.name, f"put {what} -> {remote}")
 
 
 class SshRemote(Remote):

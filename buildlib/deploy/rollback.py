@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import console
 from ..config import Project
 from . import fleet, steps
 from .batches import BatchRun, HostOutcome, Status
-from .remote import Remote, RemoteError, say
+from .remote import Remote, RemoteError
 from .settings import DeployConfig, Host
 
 
@@ -53,15 +54,15 @@ class Rollback(BatchRun):
         if state.current is None or target is None:
             return HostOutcome(host, Status.FAILED, f"no earlier release on the host (releases: "
                                f"{', '.join(r.version for r in state.releases) or 'none'}); nothing to go back to")
-        say(host.name, f"rollback {state.current} -> {target}")
+        console.host(host.name, f"rollback {state.current} -> {target}")
         try:
             self._switch_to(remote, target, "activate", "health gate")
         except RemoteError as exc:
-            say(host.name, f"{target} failed ({exc}); restoring {state.current}")
+            console.host(host.name, f"{target} failed ({exc}); restoring {state.current}")
             remote.run(steps.activate(cfg, state.current, self.profile), "restore", timeout=180)
             return HostOutcome(host, Status.FAILED,
                                f"{target} did not pass the health gate; {state.current} restored: {exc}")
-        say(host.name, f"serving {target}")
+        console.host(host.name, f"serving {target}")
         return HostOutcome(host, Status.UPDATED, f"{state.current} -> {target}")
 
     def interrupted_message(self) -> str:

@@ -26,12 +26,13 @@ import secrets as token_source
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import console
 from ..config import Project
 from ..errors import ToolError
 from . import alertgate, fleet, steps
 from .batches import BatchRun, HostOutcome, Status, detail_of, outcome_of
 from .release import Release
-from .remote import Remote, RemoteError, UnreachableError, note, say
+from .remote import Remote, RemoteError, UnreachableError
 from .render import FILES_ARCHIVE, Rendering, env_name, files_archive
 from .settings import DeployConfig, Host
 
@@ -118,7 +119,7 @@ class Rollout(BatchRun):
         for s in staged:
             host = s.remote.host
             if failed:
-                say(host.name, f"not switching: {failed} failed in this batch; still serving {s.before}")
+                console.host(host.name, f"not switching: {failed} failed in this batch; still serving {s.before}")
                 done[host.name] = HostOutcome(host, Status.NOT_SWITCHED, f"{self.version} staged, not switched "
                                               f"because {failed} failed; still serving {s.before}")
             else:
@@ -141,13 +142,13 @@ class Rollout(BatchRun):
                                       "or units", "ship the change as a new version (`invoke build --version "
                                       "NEW`), or `invoke deploy.rollback` first")
                 if state.serving == version:
-                    say(host.name, f"already serving {version}")
+                    console.host(host.name, f"already serving {version}")
                     return HostOutcome(host, Status.CURRENT, f"already serving {version}")
         # What to go back to if this fails: what runs now, or (re-deploying the current
         # version after a failure) the release before it.
         previous = state.current if state.current != version else state.previous(version)
         if not remote.dry:
-            say(host.name, f"current: {state.current or 'none'}, serving: {state.serving or 'nothing'}")
+            console.host(host.name, f"current: {state.current or 'none'}, serving: {state.serving or 'nothing'}")
         if state.current != version:
             self._stage(remote)
         return Staged(remote, previous, state.serving or "nothing")
@@ -159,20 +160,20 @@ class Rollout(BatchRun):
             s.remote.run(steps.check_staged(self.cfg, self.version), "switch check", timeout=30)
         except RemoteError as exc:
             status = Status.UNREACHABLE if isinstance(exc, UnreachableError) else Status.FAILED
-            say(host.name, f"{status.upper()} before the switch: {exc.step}: {exc.problem}")
+            console.host(host.name, f"{status.upper()} before the switch: {exc.step}: {exc.problem}")
             return HostOutcome(host, status, f"{detail_of(exc)}; not switched (it served {s.before} when last seen)")
         return s
 
     def _switch(self, s: Staged) -> HostOutcome | Staged:
         """From here on the host is switched and checked; Ctrl-C waits for the end of it."""
         remote, host, version = s.remote, s.remote.host, self.version
-        say(host.name, f"activate {version}")
+        console.host(host.name, f"activate {version}")
         try:
             out = remote.run(steps.activate(self.cfg, version, self.unit_profile), "activate", timeout=180)
             if out.stdout.strip():
-                say(host.name, out.stdout.strip())
+                console.host(host.name, out.stdout.strip())
             version_route = f" and {self.cfg.health.version}" if self.cfg.health.version else ""
-            say(host.name, f"health gate: {self.cfg.health.path}{version_route} through nginx")
+            console.host(host.name, f"health gate: {self.cfg.health.path}{version_route} through nginx")
             remote.run(steps.gate(self.cfg, version), "health gate", timeout=self.cfg.health.timeout + 30)
         except RemoteError as exc:
             if remote.dry:
@@ -181,7 +182,7 @@ class Rollout(BatchRun):
         if remote.dry:
             self._print_rollback_plan(remote)
         else:
-            say(host.name, f"passed: serving {version}")
+            console.host(host.name, f"passed: serving {version}")
         return s
 
     def _alert_gate(self, passed: list[Staged]) -> dict[str, RemoteError]:
@@ -189,14 +190,14 @@ class Rollout(BatchRun):
         gate = self.cfg.alert_gate
         assert gate is not None
         hosts = [s.remote.host for s in passed]
-        note(f"alert gate: {', '.join(gate.alerts)} must stay silent on {', '.join(h.name for h in hosts)} for "
-             f"{gate.quiet:g} s ({gate.prometheus})")
+        console.out(f"alert gate: {', '.join(gate.alerts)} must stay silent on {', '.join(h.name for h in hosts)} for "
+                    f"{gate.quiet:g} s ({gate.prometheus})")
         try:
             found = alertgate.watch(gate, [h.name for h in hosts], self.stop.is_set)
         except ToolError as exc:
             return {h.name: RemoteError(h, "alert gate", str(exc)) for h in hosts}
         if not found:
-            note("alert gate: quiet")
+            console.out("alert gate: quiet")
         return {h.name: RemoteError(h, "alert gate", ", ".join(found[h.name]) + f" within {gate.quiet:g} s")
                 for h in hosts if h.name in found}
 
@@ -205,7 +206,7 @@ class Rollout(BatchRun):
         remote = s.remote
         out = remote.run(steps.prune(self.cfg), "prune", timeout=120)
         if out.stdout.strip():
-            say(remote.host.name, out.stdout.strip())
+            console.host(remote.host.name, out.stdout.strip())
         return HostOutcome(remote.host, Status.PLANNED if remote.dry else Status.UPDATED,
                            f"{s.previous or 'nothing'} -> {self.version}")
 
@@ -213,16 +214,17 @@ class Rollout(BatchRun):
         """A host that passed goes back because ``failed`` did not: the batch ends on one release."""
         remote, host, version = s.remote, s.remote.host, self.version
         if s.previous is None:
-            say(host.name, f"{failed} failed in this batch, but there is no earlier release here to go back to")
+            console.host(host.name, f"{failed} failed in this batch, but there is no earlier release here to go "
+                         "back to")
             return HostOutcome(host, Status.UPDATED, f"nothing -> {version}; kept although {failed} failed in its "
                                "batch: there is no earlier release here to go back to")
-        say(host.name, f"{failed} failed in this batch: going back to {s.previous}")
+        console.host(host.name, f"{failed} failed in this batch: going back to {s.previous}")
         try:
             self._switch_to(remote, s.previous, "revert")
         except RemoteError as exc:
             return HostOutcome(host, Status.FAILED, f"{version} passed its gate, but going back to {s.previous} "
                                f"with its batch failed at {exc.step} ({exc.problem})")
-        say(host.name, f"reverted: serving {s.previous}")
+        console.host(host.name, f"reverted: serving {s.previous}")
         return HostOutcome(host, Status.REVERTED, f"{version} passed its gate; went back with its batch because "
                            f"{failed} failed; serving {s.previous} again")
 
@@ -255,8 +257,8 @@ class Rollout(BatchRun):
     def _stage(self, remote: Remote) -> None:
         artifact = self.release.for_platform(remote.host.platform)
         staging = steps.staging_dir(self.cfg, self.version, token_source.token_hex(4))
-        say(remote.host.name, f"upload {artifact.path.name} {self.version} ({artifact.size / 1e6:.1f} MB, "
-            f"sha256 {artifact.sha256[:12]})")
+        console.host(remote.host.name, f"upload {artifact.path.name} {self.version} ({artifact.size / 1e6:.1f} MB, "
+                     f"sha256 {artifact.sha256[:12]})")
         remote.run(steps.make_staging(staging), "staging directory", root=False)
         remote.put(artifact.path, f"{staging}/{self.cfg.binary}", "upload binary")
         files = []
@@ -269,18 +271,18 @@ class Rollout(BatchRun):
 
     def _roll_back(self, remote: Remote, previous: str | None, exc: RemoteError) -> HostOutcome:
         host, version = remote.host, self.version
-        say(host.name, f"FAILED at {exc.step}: {exc.problem}")
+        console.host(host.name, f"FAILED at {exc.step}: {exc.problem}")
         remote.run(steps.mark_failed(self.cfg, version), "mark failed", check=False)
         if previous is None:
             return HostOutcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}) and there is no "
                                f"previous release to roll back to; inspect `journalctl -u {self.cfg.app}` on the host")
-        say(host.name, f"rolling back to {previous}")
+        console.host(host.name, f"rolling back to {previous}")
         try:
             self._switch_to(remote, previous, "rollback")
         except RemoteError as again:
             return HostOutcome(host, Status.FAILED, f"{version} failed at {exc.step} ({exc.problem}); the rollback to "
                                f"{previous} failed too at {again.step} ({again.problem})")
-        say(host.name, f"rolled back: serving {previous}")
+        console.host(host.name, f"rolled back: serving {previous}")
         return HostOutcome(host, Status.ROLLED_BACK, f"{version} failed at {exc.step} ({exc.problem}); "
                            f"rolled back, serving {previous} again")
 
@@ -296,7 +298,7 @@ class Rollout(BatchRun):
                 f"{batch}\nthe hosts after it were not touched; fix the cause and rerun `invoke deploy`")
 
     def _print_rollback_plan(self, remote: Remote) -> None:
-        say(remote.host.name, "# if the activation or health gate fails, instead of pruning:")
+        console.host(remote.host.name, "# if the activation or health gate fails, instead of pruning:")
         remote.run(steps.mark_failed(self.cfg, self.version), "mark the release failed")
         remote.run(steps.activate(self.cfg, "PREVIOUS", self.unit_profile),
                    "switch back to PREVIOUS (what `current` pointed to before)")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .. import gotool, layout, service
+from .. import console, gotool, layout, service
 from ..build.plan import build_flags
 from ..build.stamp import Stamp, stamp
 from ..errors import ToolError
@@ -164,7 +164,7 @@ def _service_args(settings: ImageSettings) -> dict[str, str]:
     }
 
 
-def plan(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = print) -> ImagePlan:
+def plan(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = console.out) -> ImagePlan:
     """Resolve bases, stamp, seed and build args; make missing local bases."""
     mode = opts.mode or settings.mode
     refs = _base_refs(settings, opts)
@@ -294,7 +294,7 @@ def _build_one(p: ImagePlan, client: DockerCLI, variant: str) -> BuiltImage:
     return BuiltImage(variant, image_id, tuple(names), time.monotonic() - start, log_path, p.mode)
 
 
-def build(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = print) -> list[BuiltImage]:
+def build(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None] = console.out) -> list[BuiltImage]:
     """Build ``opts.variants``; the first failure is raised after the other builds end."""
     p = plan(settings, opts, log)
     client = cli()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import console
 from ..build import manifest
 from ..build.keys import sha256_file
 from ..build.stamp import Stamp
@@ -23,7 +24,7 @@ from .settings import ImageSettings
 
 
 def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
-                  log: Callable[[str], None] = print) -> None:
+                  log: Callable[[str], None] = console.out) -> None:
     """Build the service binary for ``platforms`` (none: images.platform) unless it is up to date."""
     from ..build.builder import Options, build
     from ..progress import Display

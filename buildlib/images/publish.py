@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import console
 from ..errors import ToolError
 from .build import ImageOptions, ImagePlan, build_args, each_variant, epoch_of, needed_roles, plan, run_logged, tags
 from .engine import DockerCLI, cli
@@ -124,7 +125,7 @@ def _push_one(p: ImagePlan, client: DockerCLI, target: PushTarget, builder: Buil
 
 
 def push(settings: ImageSettings, opts: ImageOptions, target: PushTarget,
-         log: Callable[[str], None] = print) -> list[Pushed]:
+         log: Callable[[str], None] = console.out) -> list[Pushed]:
     """Build ``opts.variants`` for every platform of ``target`` and push one index per tag."""
     mode = opts.mode or settings.mode
     _refuse_local_bases(settings, opts, mode)

@@ -23,12 +23,12 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import console
 from ..atomic import write_json
 from ..config import Project
 from ..errors import InputError, OutputError, RunFailed
@@ -58,14 +58,13 @@ class ReleaseRun:
 def _build(r: ReleaseRun) -> None:
     from ..build.builder import Options, build
     from ..deploy.release import load_release
-    from ..progress import Display
     from ..tasks.build import errors, report
 
     only = None if set(r.cfg.binaries) == set(r.project.binaries) else ",".join(r.cfg.binaries)
-    result = build(r.project, Options(only=only, version=r.src.version), Display())
-    print(report(result, explain=False), file=sys.stderr)
+    result = build(r.project, Options(only=only, version=r.src.version), console.display())
+    console.err(report(result, explain=False))
     if not result.ok:
-        print(errors(result), file=sys.stderr)
+        console.err(errors(result))
         raise RunFailed("the build failed, so nothing was released; dist/ is untouched")
     platforms: dict[str, dict[str, list[str]]] = {}
     for t in result.targets:

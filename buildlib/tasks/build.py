@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from invoke import Collection, Context
 
-from .. import layout
+from .. import console, layout
 from ..build import manifest
 from ..build.builder import BuildResult, Options, output_error
 from ..build.builder import build as run_build
@@ -16,7 +15,6 @@ from ..build.step import TargetStatus
 from ..build.targets import matrix
 from ..config import parse_jobs
 from ..errors import OutputError, RunFailed, SelectionError
-from ..progress import Display
 from ..tables import human_size, table
 from .common import not_blank, one, project, selection, task
 
@@ -100,8 +98,8 @@ def build(c: Context, only: str | None = None, jobs: str | None = None, profile:
                    profile=one("profile", profile, sorted(p.profiles), f"build.profile ({p.build.profile})"),
                    version=not_blank("version", version, "build.yaml's project.version"),
                    force=force, explain=explain)
-    result = run_build(p, opts, Display())
-    print(report(result, explain))
+    result = run_build(p, opts, console.display())
+    console.out(report(result, explain))
     # Up-to-date runs compile nothing: recording them would put zeros into the build-time trend.
     # A failed run is not a figure of the trend either (and may have met a full disk).
     built = any(t.status == TargetStatus.BUILT for t in result.targets)
@@ -146,10 +144,10 @@ def bench(c: Context, cases: str | None = None, warm_only: bool = False, platfor
     out = not_blank("out", out, str(layout.BENCH))
     path = Path(out) if out else p.root / layout.BENCH
     report = benchmark.run(p, chosen, cold=not warm_only, out=path,
-                           echo=lambda line: print(line, file=sys.stderr, flush=True), platforms=matrix_platforms)
-    print(benchmark.render(report))
+                           echo=console.err, platforms=matrix_platforms)
+    console.out(benchmark.render(report))
     history.record("bench", json.loads(path.read_text()), p.root)
-    print(f"\nmachine: {report.machine['capacity']}; {report.machine['go']}; figures in {path}")
+    console.out(f"\nmachine: {report.machine['capacity']}; {report.machine['go']}; figures in {path}")
 
 
 ns = Collection(build, bench)

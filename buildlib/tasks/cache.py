@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from invoke import Collection, Context
 
+from .. import console
 from ..build import state
 from ..build.builder import Options, prepare
-from ..tables import human_size, table
+from ..tables import human_size
 from .common import one, project, task
 
 
@@ -24,19 +25,19 @@ def info(c: Context) -> None:
     prog = recipe.base_env.get("GOCACHEPROG") or recipe.go.env.get("GOCACHEPROG")
     rows.append(["GOCACHEPROG", prog or "(unset)", "environment" if prog else "-",
                  "passed through to every go command" if prog else "set it to use a shared remote cache"])
-    print(table(["cache", "location", "from", "size"], rows))
+    console.table(["cache", "location", "from", "size"], rows)
     last = state.load(p.root)["last_run"]
     if not last:
-        print("\nlast build: none recorded in .build/build-state.json")
+        console.out("\nlast build: none recorded in .build/build-state.json")
         return
     pk = last.get("go_packages", {})
     compiled, needed = pk.get("compiled", 0), pk.get("needed", 0)
     failed = last.get("targets", 0) - last.get("built", 0) - last.get("skipped", 0)
-    print(f"\nlast build ({last.get('profile', '?')} profile): {last.get('built', 0)} target(s) built, "
-          f"{last.get('skipped', 0)} up to date without starting go" + (f", {failed} failed" if failed else ""))
+    console.out(f"\nlast build ({last.get('profile', '?')} profile): {last.get('built', 0)} target(s) built, "
+                f"{last.get('skipped', 0)} up to date without starting go" + (f", {failed} failed" if failed else ""))
     if needed:
-        print(f"Go build cache: {needed - compiled} of {needed} packages reused, {compiled} compiled or linked "
-              f"({(needed - compiled) * 100 // needed}% hits)")
+        console.out(f"Go build cache: {needed - compiled} of {needed} packages reused, {compiled} compiled or linked "
+                    f"({(needed - compiled) * 100 // needed}% hits)")
 
 
 @task(help={"platform": "GOOS/GOARCH, e.g. linux/arm64; without it, one line per platform of build.yaml"})
@@ -48,10 +49,10 @@ def key(c: Context, platform: str | None = None) -> None:
     platform = one("platform", platform, gocache.project_platforms(p), "one line per platform")
     recipe = prepare(p, Options())[0]
     if platform:
-        print(gocache.ci_key(recipe, platform))
+        console.out(gocache.ci_key(recipe, platform))
         return
     for plat in gocache.project_platforms(p):
-        print(f"{plat} {gocache.ci_key(recipe, plat)}")
+        console.out(f"{plat} {gocache.ci_key(recipe, plat)}")
 
 
 @task(help={
@@ -74,14 +75,14 @@ def prune(c: Context, older_than: str = "2d", all: bool = False, modules: bool =
     loc = {x.name: x for x in gocache.locations(recipe)}
     if all:
         gocache.go_clean(recipe, "-cache")
-        print(f"emptied GOCACHE {loc['GOCACHE'].path}")
+        console.out(f"emptied GOCACHE {loc['GOCACHE'].path}")
     else:
         r = gocache.prune_unused(loc["GOCACHE"].path, age)
-        print(f"GOCACHE {loc['GOCACHE'].path}: removed {r.removed} entries ({human_size(r.removed_bytes)}) "
-              f"unused for {older_than}; kept {r.kept} ({human_size(r.kept_bytes)})")
+        console.out(f"GOCACHE {loc['GOCACHE'].path}: removed {r.removed} entries ({human_size(r.removed_bytes)}) "
+                    f"unused for {older_than}; kept {r.kept} ({human_size(r.kept_bytes)})")
     if modules:
         gocache.go_clean(recipe, "-modcache")
-        print(f"emptied GOMODCACHE {loc['GOMODCACHE'].path}")
+        console.out(f"emptied GOMODCACHE {loc['GOMODCACHE'].path}")
 
 
 ns = Collection("cache", info, key, prune)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from invoke import Collection, Context
 
+from .. import console
 from ..atomic import write_json
 from ..errors import CheckFailed, SelectionError
 from .common import not_blank, project, task
@@ -46,7 +46,10 @@ def debt(c: Context, format: str = "table", output: str | None = None,  # noqa: 
     if output:
         write_json(Path(output), data)
     record("debt", data, p.root)
-    print(json.dumps(data, indent=2) if format == "json" else card.table(), end="\n" if format == "json" else "")
+    if format == "json":
+        console.json(data)
+    else:
+        console.out(card.table(), end="")
     if not card.passed:
         raise CheckFailed(
             f"debt score {card.score} is above the threshold {card.settings.threshold} "

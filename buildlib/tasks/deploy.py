@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from .. import layout
+from .. import console, layout
 from ..errors import RunFailed, SelectionError
 from .common import not_blank, one, project, selection, task
 
@@ -74,13 +74,13 @@ def render(c: Context, out: str | None = None, env: str | None = None) -> None:
         raise SelectionError(f'--out "{out}" looks like an option, not a directory; see `invoke deploy.render '
                              "--help`, or write ./" + out + " for a directory of that name")
     written = rendering.render_all(cfg, p.root, folder, env)
-    print(f"rendered into {_shown(folder)}")
+    console.out(f"rendered into {_shown(folder)}")
     for profile, paths in written.items():
         marker = " (deploy.profile)" if profile == cfg.profile else ""
-        print(f"{profile}{marker}:")
+        console.out(f"{profile}{marker}:")
         for path in paths:
-            print(f"  {path}  {oct(path.stat().st_mode & 0o777)}")
-    print("secrets are left out of the environment file; the rollout adds them on the hosts")
+            console.out(f"  {path}  {oct(path.stat().st_mode & 0o777)}")
+    console.out("secrets are left out of the environment file; the rollout adds them on the hosts")
 
 
 @task(help={"dir": "check this deploy.render output instead of a fresh rendering", "env": _ENV})
@@ -101,7 +101,7 @@ def check(c: Context, dir: str | None = None, env: str | None = None) -> None:  
     if (p.root / "go.mod").is_file():
         findings += checks.check_code(cfg, p.root, p.binaries[cfg.binary].main)
     for f in findings:
-        print(f.line())
+        console.out(f.line())
     checks.raise_failures(findings)
 
 
@@ -114,9 +114,9 @@ def status(c: Context, hosts: str | None = None) -> None:
     p = project(c)
     cfg = _config(p)
     statuses = report.collect(p, cfg, fleet.select_hosts(cfg, _hosts(cfg, hosts)))
-    print(report.table(statuses))
+    console.out(report.table(statuses))
     for line in report.advice(cfg, statuses):
-        print(line)
+        console.out(line)
     down = [s for s in statuses if s.state is None]
     if down:
         raise RunFailed(f"{len(down)} host(s) unreachable; first: {down[0].error}")

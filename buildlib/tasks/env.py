@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
+from .. import console
 from ..errors import SelectionError
 from ..tables import columns
 from .common import one, project, task
@@ -35,7 +36,10 @@ def env(c: Context, profile: str | None = None, format: str = "env") -> None:  #
         _table(p)
         return
     e = environments.get(p, profile)
-    print(e.as_json() if format == "json" else e.env_file(), end="\n" if format == "json" else "")
+    if format == "json":
+        console.out(e.as_json())
+    else:
+        console.out(e.env_file(), end="")
 
 
 def _table(p: Project) -> None:
@@ -47,7 +51,7 @@ def _table(p: Project) -> None:
         keys += [k for k in e.values if k not in keys]
     rows = [["", *[e.name for e in envs]], ["build profile", *[e.profile.name for e in envs]]]
     rows += [[k, *[e.values.get(k, "-") for e in envs]] for k in keys]
-    print("\n".join(columns(rows)))
+    console.lines(columns(rows))
 
 
 ns = Collection(env)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from .. import config, layout
+from .. import config, console, layout
 from ..atomic import write_bytes
 from ..errors import CheckFailed, SelectionError
 from ..sections import images as image_spec
@@ -52,7 +52,6 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
           label: list[str] | None = None, version: str | None = None) -> None:
     """Build the image variants with BuildKit (tags REPO:VARIANT and REPO:VERSION-VARIANT)."""
     from ..images import build as build_mod
-    from ..tables import table
 
     _variants(variant)
     s = _settings(c)
@@ -68,7 +67,7 @@ def build(c: Context, variant: list[str] | None = None, mode: str | None = None,
     )
     built = build_mod.build(s, opts)
     rows = [[b.variant, b.image_id[7:19], ", ".join(b.tags), f"{b.seconds:.1f}s"] for b in built]
-    print(table(["variant", "image id", "tags", "time"], rows, right={3}))
+    console.table(["variant", "image id", "tags", "time"], rows, right={3})
 
 
 @task(
@@ -96,7 +95,6 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
     """Push each variant for several platforms under one tag (an OCI index), through a buildx builder."""
     from ..images import build as build_mod
     from ..images import publish
-    from ..tables import table
 
     _variants(variant)
     platforms = _platforms(platform)
@@ -122,7 +120,7 @@ def push(c: Context, variant: list[str] | None = None, platform: list[str] | Non
     pushed = publish.push(s, opts, target)
     rows = [[p.variant, ", ".join(p.tags), p.digest[:19], ", ".join(p.platforms), f"{p.seconds:.1f}s"]
             for p in pushed]
-    print(table(["variant", "tags", "index digest", "platforms", "time"], rows, right={4}))
+    console.table(["variant", "tags", "index digest", "platforms", "time"], rows, right={4})
 
 
 @task(
@@ -142,16 +140,15 @@ def bases(c: Context, force: bool = False, push: str | None = None, platform: li
     """Make local base images (Go builder, distroless-static, alpine stand-in) from host packages."""
     from ..images import bases as bases_mod
     from ..images.sizes import mb
-    from ..tables import table
 
     push = not_blank("push", push, "importing into the engine")
     if push is None:
         if platform or builder or insecure:
             raise SelectionError("--platform, --builder and --insecure belong to --push PREFIX; add it, or leave "
                                  "them out to import the images into the engine")
-        results = bases_mod.ensure(force=force, log=print)
-        print(table(["role", "image", "result", "content", "time"],
-                    [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4}))
+        results = bases_mod.ensure(force=force, log=console.out)
+        console.table(["role", "image", "result", "content", "time"],
+                      [[r.role, r.tag, r.status, mb(r.size), f"{r.seconds:.1f}s"] for r in results], right={3, 4})
         return
     if not re.fullmatch(image_spec.PUSH_REPOSITORY, push):
         raise SelectionError(f"--push {push}: expected a registry prefix such as registry.example.com/team/bases "
@@ -159,11 +156,11 @@ def bases(c: Context, force: bool = False, push: str | None = None, platform: li
     s = _settings(c)
     platforms = _platforms(platform) or s.publish.platforms
     builder = not_blank("builder", builder, "images.publish.builder") or s.publish.builder
-    pushed = bases_mod.push(push, tuple(platforms), builder, insecure or s.publish.insecure, log=print)
-    print(table(["role", "image", "platforms", "time"],
-                [[r.role, r.ref, ", ".join(r.platforms), f"{r.seconds:.1f}s"] for r in pushed], right={3}))
-    print("name them in build.yaml for builds on that builder: "
-          + ", ".join(f"images.bases.{r.role}: {r.ref}" for r in pushed))
+    pushed = bases_mod.push(push, tuple(platforms), builder, insecure or s.publish.insecure, log=console.out)
+    console.table(["role", "image", "platforms", "time"],
+                  [[r.role, r.ref, ", ".join(r.platforms), f"{r.seconds:.1f}s"] for r in pushed], right={3})
+    console.out("name them in build.yaml for builds on that builder: "
+                + ", ".join(f"images.bases.{r.role}: {r.ref}" for r in pushed))
 
 
 def _platforms(value: list[str] | None) -> list[str] | None:
@@ -218,12 +215,12 @@ def check(c: Context, variant: list[str] | None = None, json: bool = False, repo
         write_bytes(s.project.root / layout.SIZE_CHECK, _json_text(doc).encode())
         history.record("size_check", doc, s.project.root)
     if json:
-        print(_json_text(doc))
+        console.out(_json_text(doc))
     else:
-        print(check_mod.summary(results))
+        console.out(check_mod.summary(results))
         for r in results:
-            print()
-            print(check_mod.details(r))
+            console.out()
+            console.out(check_mod.details(r))
     if problems:
         raise CheckFailed("image check failed:\n  " + "\n  ".join(problems))
 
@@ -244,7 +241,6 @@ def smoke(c: Context, variant: list[str] | None = None, repository: str | None =
           shutdown_timeout: int = 10) -> None:
     """Run each variant: service.health answers 200 on 127.0.0.1, Docker health turns healthy, SIGTERM exits 0."""
     from ..images import smoke as smoke_mod
-    from ..tables import table
 
     _variants(variant)
     s = _settings(c)
@@ -257,8 +253,8 @@ def smoke(c: Context, variant: list[str] | None = None, repository: str | None =
         rows.append([v, r.image, f"127.0.0.1:{r.port}", f"{r.ready_s:.2f}s", f"{r.healthy_s:.2f}s",
                      f"{r.stop_s:.2f}s", str(r.exit_code)])
     ready = f"{s.service.health} 200" if s.service.health else "port open"
-    print(table(["variant", "image", "published", ready, "healthy", "SIGTERM stop", "exit"], rows,
-                right={3, 4, 5}))
+    console.table(["variant", "image", "published", ready, "healthy", "SIGTERM stop", "exit"], rows,
+                  right={3, 4, 5})
 
 
 @task(help={
@@ -270,19 +266,18 @@ def cache(c: Context, prune: bool = False, local_bases: bool = False) -> None:
     from ..images import build as build_mod
     from ..images import cache as cache_mod
     from ..images.sizes import mb
-    from ..tables import table
 
     s = _settings(c)
     builder = build_mod.builder_image(s, local_bases)
     mounts = cache_mod.prune(builder, s.name) if prune else cache_mod.report(builder, s.name)
     rows = [[m.what, m.id, mb(m.kib * 1024), str(m.entries) + (" modules" if "module" in m.what else " files")]
             + ([mb((m.kib_after or 0) * 1024)] if prune else []) for m in mounts]
-    print(table(["cache mount", "id", "size", "holds"] + (["after prune"] if prune else []), rows, right={2}))
+    console.table(["cache mount", "id", "size", "holds"] + (["after prune"] if prune else []), rows, right={2})
     summary = cache_mod.engine_summary()
     if summary:
-        print(f"engine builder cache, all projects: {mb(summary.total)} in {summary.records} records, "
-              f"{mb(summary.cache_mount_bytes)} of it in {summary.cache_mounts} cache mounts ("
-              "as the engine last measured it; `docker builder prune` clears it all)")
+        console.out(f"engine builder cache, all projects: {mb(summary.total)} in {summary.records} records, "
+                    f"{mb(summary.cache_mount_bytes)} of it in {summary.cache_mounts} cache mounts ("
+                    "as the engine last measured it; `docker builder prune` clears it all)")
 
 
 @task(
@@ -307,8 +302,8 @@ def bench(c: Context, only: list[str] | None = None, local_bases: bool = False,
     result = bench_mod.bench(s, parts, local_bases, touch)
     out = Path(json) if json else s.root / layout.IMAGE_BENCH
     write_bytes(out, _json_text(result).encode())
-    print(bench_mod.markdown(result))
-    print(f"figures written to {out}")
+    console.out(bench_mod.markdown(result))
+    console.out(f"figures written to {out}")
 
 
 ns = Collection("image", build, push, bases, check, smoke, cache, bench)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
+from .. import console
 from ..errors import RunFailed, SelectionError
 from .common import not_blank, task
 
@@ -34,48 +35,49 @@ def _print_adopted(done: adopt_repo.Adopted) -> None:
     from ..template import adopt as adopt_repo
     from ..template import kit
 
-    print(f"adopted {done.root}: module {done.module}, service {done.name}")
-    print(f"  kit {done.kit.version.label}: {len(done.kit.of(kit.Change.ADDED))} file(s) written"
-          + (f", {len(done.kit.backups)} kept as .orig: {', '.join(done.kit.backups)}" if done.kit.backups else ""))
+    console.out(f"adopted {done.root}: module {done.module}, service {done.name}")
+    kept = f", {len(done.kit.backups)} kept as .orig: {', '.join(done.kit.backups)}" if done.kit.backups else ""
+    console.out(f"  kit {done.kit.version.label}: {len(done.kit.of(kit.Change.ADDED))} file(s) written{kept}")
     for b in done.binaries:
         where = f" ({', '.join(b['platforms'])} only)" if b["platforms"] else ""
-        print(f"  {b['role']:<8} {b['name']:<16} {b['main']:<22} {b['why']}{where}")
+        console.out(f"  {b['role']:<8} {b['name']:<16} {b['main']:<22} {b['why']}{where}")
     f = done.facts
     seen = adopt_repo.port_choice(f)
     port = f"{f.port.value} ({f.port.where})" if f.port else f"{seen['value']}, {seen['why']}"
-    print(f"  port     {port}")
+    console.out(f"  port     {port}")
     health = f"{f.health.value} ({f.health.where})" if f.health else "none seen: the probe checks the port"
-    print(f"  health   {health}")
+    console.out(f"  health   {health}")
     for s in f.files:
-        print(f"  reads    {s.value} ({s.where})")
+        console.out(f"  reads    {s.value} ({s.where})")
     for s in f.writable:
-        print(f"  writes   {s.value}/ ({s.where})")
+        console.out(f"  writes   {s.value}/ ({s.where})")
     if f.tzdata:
-        print(f"  tzdata   {f.tzdata.where}")
+        console.out(f"  tzdata   {f.tzdata.where}")
     if f.cgo:
-        print(f"  cgo      {', '.join(f.cgo)}")
-    print(f"  budgets  {done.budgets['why']}")
-    print(f"  tidy     {done.tidy['mode']}: {done.tidy['why']}")
+        console.out(f"  cgo      {', '.join(f.cgo)}")
+    console.out(f"  budgets  {done.budgets['why']}")
+    console.out(f"  tidy     {done.tidy['mode']}: {done.tidy['why']}")
     if done.created_version_package:
-        print(f"  created {done.version_package}/version.go: `invoke build` stamps Version, Commit and Date "
-              "into it; print them from a -version flag or a /version route")
+        console.out(f"  created {done.version_package}/version.go: `invoke build` stamps Version, Commit and Date "
+                    "into it; print them from a -version flag or a /version route")
     if done.gitignore_added:
-        print(f"  .gitignore: added {' '.join(done.gitignore_added)}")
+        console.out(f"  .gitignore: added {' '.join(done.gitignore_added)}")
     for note in done.notes:
-        print(f"  check: {note}")
-    print(f"wrote build.yaml; next: cd {done.root} && python3 -m venv .venv && .venv/bin/pip install -e . "
-          "&& .venv/bin/invoke build")
+        console.out(f"  check: {note}")
+    console.out(f"wrote build.yaml; next: cd {done.root} && python3 -m venv .venv && .venv/bin/pip install -e . "
+                "&& .venv/bin/invoke build")
 
 
 def _print_update(dest: Path, out: kit.FileOutcome) -> None:
     from ..template import kit
 
-    print(f"updated the kit in {dest} to {out.version.label}")
+    console.out(f"updated the kit in {dest} to {out.version.label}")
     for change in kit.Change:
         paths = out.of(change)
         if paths and change is not kit.Change.SAME:
-            print(f"  {change.value:<10} {len(paths):>3}  " + ", ".join(paths[:8]) + (" ..." if len(paths) > 8 else ""))
-    print(f"  {kit.Change.SAME.value:<10} {len(out.of(kit.Change.SAME)):>3}")
+            more = " ..." if len(paths) > 8 else ""
+            console.out(f"  {change.value:<10} {len(paths):>3}  " + ", ".join(paths[:8]) + more)
+    console.out(f"  {kit.Change.SAME.value:<10} {len(out.of(kit.Change.SAME)):>3}")
     conflicts = out.of(kit.Change.CONFLICT)
     if conflicts:
         raise RunFailed(f"{len(conflicts)} file(s) were edited here and in the kit in clashing ways; resolve "
@@ -124,14 +126,14 @@ def init(c: Context, module: str | None = None, name: str | None = None, dest: s
                              "(or --adopt --dest PATH for an existing repository)")
     result = new.create(_template_root(c), Path(dest), module, name, force=force)
     kit.record(_template_root(c), result.dest)
-    print(f"wrote {result.files} files to {result.dest}")
-    print(f"  module  {result.old_module} -> {result.module}")
-    print(f"  service {result.old_name} -> {result.name}")
+    console.out(f"wrote {result.files} files to {result.dest}")
+    console.out(f"  module  {result.old_module} -> {result.module}")
+    console.out(f"  service {result.old_name} -> {result.name}")
     if result.leftovers:
-        print(f"  warning: the old names still show in {len(result.leftovers)} place(s); edit them by hand:")
+        console.out(f"  warning: the old names still show in {len(result.leftovers)} place(s); edit them by hand:")
         for where in result.leftovers[:20]:
-            print(f"    {where}")
-    print(f"next: cd {result.dest} && go test ./... && invoke build")
+            console.out(f"    {where}")
+    console.out(f"next: cd {result.dest} && go test ./... && invoke build")
 
 
 ns = Collection(init)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection, Context
 
-from .. import layout
+from .. import console, layout
 from .common import not_blank, project, task
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ def render(c: Context, out: str | None = None) -> None:
     p = project(c)
     folder = Path(out) if out is not None else p.root / RENDER_DIR
     _, written = _render(p, folder)
-    print(f"rendered into {folder}")
+    console.out(f"rendered into {folder}")
     for path in written:
-        print(f"  {path.name}")
+        console.out(f"  {path.name}")
 
 
 @task
@@ -68,7 +68,7 @@ def check(c: Context) -> None:
     names = checks.exported(binary, svc, mon.metrics_path)
     findings += checks.metric_checks(rules.alerts(mon), names, binary)
     for f in findings:
-        print(f.line())
+        console.out(f.line())
     raise_failures(findings, "Fix build.yaml's monitoring: section (thresholds, monitoring.metrics, "
                              "monitoring.skip), then rerun `invoke monitor.check`")
 

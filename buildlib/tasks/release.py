@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from invoke import Context
 
+from .. import console
 from .common import not_blank, project, task
 
 
@@ -17,16 +16,17 @@ def release(c: Context, snapshot: bool = False, sign_key: str | None = None) -> 
     """Build every platform and write dist/: archives, checksums.txt (+ .sig), SBOMs, CHANGELOG.md, deb, rpm."""
     from ..release import run as release_run
     from ..release.signing import verify_command
-    from ..tables import human_size, table
+    from ..tables import human_size
 
     sign_key = not_blank("sign_key", sign_key, "release.sign.key")
     p = project(c)
-    r = release_run.run(p, snapshot, echo=lambda line: print(line, file=sys.stderr, flush=True), sign_key=sign_key)
+    r = release_run.run(p, snapshot, echo=console.err, sign_key=sign_key)
     dist = r.cfg.dist
     rows = [[name, kind, human_size((dist / name).stat().st_size)] for name, kind in sorted(r.files.items())]
-    print(table(["file", "what", "size"], rows, right={2}))
+    console.table(["file", "what", "size"], rows, right={2})
     what = "snapshot" if r.src.snapshot else "release"
-    print(f"\n{what} {r.src.version} ({r.src.commit[:12]}): {len(rows)} files in "
-          f"{dist.relative_to(p.root)}/; check them with: cd {dist.relative_to(p.root)} && sha256sum -c checksums.txt")
+    where = dist.relative_to(p.root)
+    console.out(f"\n{what} {r.src.version} ({r.src.commit[:12]}): {len(rows)} files in {where}/; "
+                f"check them with: cd {where} && sha256sum -c checksums.txt")
     if "checksums.txt.sig" in r.files:
-        print(f"verify the signature with: {verify_command('checksums.txt', r.cfg.namespace)}")
+        console.out(f"verify the signature with: {verify_command('checksums.txt', r.cfg.namespace)}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from invoke import Collection, Context
 
+from .. import console
 from ..report import DEFAULT_OUTPUT
 from .common import not_blank, project, task
 
@@ -34,11 +35,11 @@ def report(c: Context, output: str | None = None, manifest: str | None = None, b
             paths[kind] = Path(given).absolute()
     done = generate(p, Path(output or DEFAULT_OUTPUT), paths, record_latest=not no_record)
     for kind in ("build", "bench", "size_check", "debt"):
-        print(f"{kind:<11} {'included' if kind in done.latest else 'none yet'}"
-              f"   history: {done.history.get(kind, 0)} result(s)")
+        console.out(f"{kind:<11} {'included' if kind in done.latest else 'none yet'}"
+                    f"   history: {done.history.get(kind, 0)} result(s)")
     if done.skipped:
-        print(f"left out {done.skipped} history line(s) of an older format")
-    print(f"wrote {done.path}\nopen: file://{done.path}")
+        console.out(f"left out {done.skipped} history line(s) of an older format")
+    console.out(f"wrote {done.path}\nopen: file://{done.path}")
 
 
 ns = Collection(report)
