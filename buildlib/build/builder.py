@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import layout, procs
 from ..config import Project, go_module_path, parse_jobs
@@ -32,6 +32,7 @@ from ..progress import Display
 from . import manifest, state
 from .keys import FileHashes
 from .plan import ListPackages, Plan, Recipe, plan_target
+from .results import CheckPassed
 from .stamp import stamp
 from .step import Step, StepStatus, TargetStatus
 from .targets import Target, matrix, select
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 # The scheduler, the preflight checks, the compile step and the machine probe are imported where a
 # build has something to do: a no-op build (everything up to date) never loads them.
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -132,24 +135,32 @@ class Context:
         self.module = go_module_path(recipe.root)
         self.go_p = 1
         self.checks_before = checks_before
-        self.checks_passed: dict[str, str] = {}
         self.targets_known = targets_known
         self.outputs: dict[str, dict[str, Any]] = {}
         # Installed and written to the state and the manifest: only these are "built" in the table.
         self.recorded: set[str] = set()
         self.packages = {"compiled": 0, "needed": 0}
-        # What this run's `go list -deps` steps printed, per platform: (the mains listed, the packages).
-        self.listed: dict[str, tuple[frozenset[str], list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Event] = {}
         self._gate_ok: dict[str, bool] = {}
+        self._results: dict[str, Any] = {}
 
-    def step_finished(self, name: str, ok: bool) -> None:
-        """Called as each step ends: releases the compiles waiting on it to install (see ``wait_gate``)."""
+    def step_finished(self, name: str, ok: bool, value: Any = None) -> None:
+        """Called by the scheduler's ``finished`` event as each step ends, before its dependents start:
+        keeps what the step returned (see ``result``) and releases the compiles waiting on it to install
+        (see ``wait_gate``)."""
         with self._lock:
             self._gates.setdefault(name, threading.Event())
             self._gate_ok[name] = ok
+            if ok:
+                self._results[name] = value
         self._gates[name].set()
+
+    def result(self, name: str, kind: type[R]) -> R | None:
+        """What the step ``name`` returned, when it succeeded with a ``kind``; a step reads only its deps'."""
+        with self._lock:
+            value = self._results.get(name)
+        return value if isinstance(value, kind) else None
 
     def wait_gate(self, names: tuple[str, ...]) -> None:
         """Wait for the checks ``names`` that a compile ran beside; ``Blocked`` when one did not pass."""
@@ -220,10 +231,17 @@ class RecordStep(Step):
     always = True
     silent = True
 
-    def __init__(self, deps: tuple[str, ...], plans: list[Plan], go_memo: dict[str, Any]) -> None:
+    def __init__(self, deps: tuple[str, ...], plans: list[Plan], go_memo: dict[str, Any],
+                 checks: tuple[str, ...] = ()) -> None:
         self.deps = deps
         self.plans = plans
         self.go_memo = go_memo
+        self.checks = checks  # the check steps whose passes are recorded (ancestors of ``deps``)
+
+    def passed(self, ctx: Context) -> dict[str, str]:
+        """The checks that passed in this run, with the key each passed for."""
+        found = (ctx.result(name, CheckPassed) for name in self.checks)
+        return {r.name: r.key for r in found if r is not None}
 
     def run(self, ctx: Context) -> None:
         skipped = [p for p in self.plans if not p.stale and p.key and p.inputs is not None]
@@ -235,7 +253,7 @@ class RecordStep(Step):
             state.record(
                 ctx.recipe.root, ctx.locks,
                 targets={p.id: ctx.state_record(p) for p in skipped},
-                hashes=ctx.hashes.export(), go=self.go_memo, checks=ctx.checks_passed, last_run=last_run,
+                hashes=ctx.hashes.export(), go=self.go_memo, checks=self.passed(ctx), last_run=last_run,
                 out_dir=ctx.recipe.project.out_path(), header=ctx.header(),
                 entries={p.id: ctx.entry(p, TargetStatus.SKIPPED, 0.0) for p in skipped}, known=ctx.targets_known)
         except OSError as exc:
@@ -448,7 +466,8 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
 
         listing = [ListPackages(platform, [p for p in stale if p.target.platform == platform and p.needs_list],
                                 deps=("modules",)) for platform in to_list]
-        steps.extend(preflight.steps(stale, tuple(step.name for step in listing)))
+        checks = preflight.steps(stale, tuple(step.name for step in listing))
+        steps.extend(checks)
         steps.extend(listing)
         groups = _compile_groups(stale, ctx.module)
         # Runs of one platform go one after the other (see _compile_groups): platforms is what can overlap.
@@ -467,11 +486,11 @@ def _build(project: Project, opts: Options, display: Display, environ: dict[str,
             compile_names.append(step.name)
             last_of[platform] = step.name
             steps.append(step)
-        record = RecordStep(tuple(compile_names), plans, go_memo)
+        record = RecordStep(tuple(compile_names), plans, go_memo, tuple(c.name for c in checks))
         steps.append(record)
         display.message(f"building {len(stale)} of {len(plans)} target(s): {par.why}")
         def finished(step: Any, outcome: scheduler.Outcome) -> None:
-            ctx.step_finished(step.name, outcome.status == StepStatus.OK)
+            ctx.step_finished(step.name, outcome.status == StepStatus.OK, outcome.value)
             display.finished(step, outcome)
 
         events = scheduler.Events(started=display.started, finished=finished)

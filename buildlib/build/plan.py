@@ -21,6 +21,7 @@ from ..errors import BuildlibError
 from ..gotool import GoTool, cache_env
 from .inputs import Inputs, list_packages, listing_change, target_inputs
 from .keys import FileHashes, env_for_key, explain, target_key
+from .results import PlatformListing
 from .stamp import Stamp
 from .step import Step
 from .targets import Target
@@ -210,11 +211,11 @@ class ListPackages(Step):
         self.silent = True
         self.weight = 1
 
-    def run(self, ctx: Context) -> None:
+    def run(self, ctx: Context) -> PlatformListing:
         recipe = ctx.recipe
         mains = sorted({p.target.main for p in self.plans})
         pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags(),
                              ctx.cancel)
-        ctx.listed[self.platform] = (frozenset(mains), pkgs)
         for plan in self.plans:
             refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)
+        return PlatformListing(self.platform, frozenset(mains), tuple(pkgs))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +22,11 @@ from .. import procs
 from ..errors import CheckFailed, ToolError
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
+from .results import CheckPassed, PlatformListing, StepNote
 from .step import Step
 
 if TYPE_CHECKING:
     from .builder import Context
-
-
-@dataclass
-class StepNote:
-    note: str = ""
 
 
 def _go(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,16 +71,14 @@ class Check(Step):
     def check(self, ctx: Context) -> None:
         raise NotImplementedError
 
-    def run(self, ctx: Context) -> StepNote:
+    def run(self, ctx: Context) -> CheckPassed | StepNote:
         key = self.key(ctx)
         if not ctx.force and (ctx.checks_before.get(self.name) == key or self._kept(ctx, key)):
-            ctx.checks_passed[self.name] = key
-            return StepNote(" - passed before, inputs unchanged")
+            return CheckPassed(self.name, key, " - passed before, inputs unchanged")
         self.check(ctx)
-        ctx.checks_passed[self.name] = key
         if self.beside_modcache:
             self._keep(ctx, self.key(ctx))  # after the check: a download may have made the cache
-        return StepNote()
+        return CheckPassed(self.name, key)
 
     def _record(self, ctx: Context, key: str) -> Path:
         return Path(ctx.recipe.gomodcache()) / "cache" / "buildlib" / f"{self.name}-{key}"
@@ -118,11 +112,10 @@ class DownloadModules(Check):
                 f"`go mod download` failed:\n{out.stderr.strip()}\n"
                 "Check the network or GOPROXY, or fix go.mod (go mod tidy) and run again.")
 
-    def run(self, ctx: Context) -> StepNote:
-        note = super().run(ctx)
+    def run(self, ctx: Context) -> CheckPassed | StepNote:
+        passed = super().run(ctx)
         # The download changed the module cache's identity if it created it: record the final one.
-        ctx.checks_passed[self.name] = self.key(ctx)
-        return note
+        return replace(passed, key=self.key(ctx)) if isinstance(passed, CheckPassed) else passed
 
 
 class TidyCheck(Check):
@@ -142,7 +135,7 @@ class TidyCheck(Check):
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), ctx.recipe.go.version,
                        _go_headers(root, dict.fromkeys(files))])
 
-    def run(self, ctx: Context) -> StepNote:
+    def run(self, ctx: Context) -> CheckPassed | StepNote:
         mode = ctx.recipe.project.build.tidy
         if mode == "off":
             return StepNote(" - skipped (build.tidy: off)")
@@ -265,13 +258,12 @@ class SecretScan(Step):
             [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, p.files),
              _go_headers(root, p.ignored)] for p in self.plans]])
 
-    def run(self, ctx: Context) -> StepNote:
+    def run(self, ctx: Context) -> CheckPassed:
         key = self._key(ctx)
         if not ctx.force and ctx.checks_before.get(self.name) == key:
-            return StepNote(" - passed before, inputs unchanged")
-        note = self._scan(ctx, self._embedded(ctx))
-        ctx.checks_passed[self.name] = key
-        return StepNote(note)
+            # The same key as recorded: the record step's merge of it changes nothing.
+            return CheckPassed(self.name, key, " - passed before, inputs unchanged")
+        return CheckPassed(self.name, key, self._scan(ctx, self._embedded(ctx)))
 
     def _embedded(self, ctx: Context) -> list[Embedded]:
         recipe = ctx.recipe
@@ -282,8 +274,9 @@ class SecretScan(Step):
         found: dict[str, Embedded] = {}
         for platform, plans in sorted(by_platform.items()):
             mains = {p.target.main for p in plans}
-            listed_mains, pkgs = ctx.listed.get(platform, (frozenset(), []))
-            if not mains <= listed_mains:  # this run listed none of these (their inputs were known): list now
+            listing = ctx.result(f"list {platform}", PlatformListing)
+            pkgs = list(listing.packages) if listing else []
+            if not listing or not mains <= listing.mains:  # this run listed none of these (inputs known): list now
                 pkgs = list_packages(recipe.go.path, root, recipe.env(platform), sorted(mains), recipe.list_flags())
             by_path = {p["ImportPath"]: p for p in pkgs}
             by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
