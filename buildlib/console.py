@@ -69,6 +69,7 @@ def json(data: Any) -> None:
 
 
 def lines(texts: Iterable[str]) -> None:
+    """Result lines, one after the other (aligned columns, a list)."""
     for text in texts:
         out(text)
 

@@ -27,7 +27,6 @@ def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
                   log: Callable[[str], None] = console.out) -> None:
     """Build the service binary for ``platforms`` (none: images.platform) unless it is up to date."""
     from ..build.builder import Options, build
-    from ..progress import Display
     from ..tasks.build import errors, report
 
     project = settings.project
@@ -41,7 +40,7 @@ def build_current(settings: ImageSettings, platforms: tuple[str, ...] = (),
                               f"{'them' if len(unlisted) > 1 else 'it'} to build.yaml's platforms, or build in "
                               "the image (--mode in-docker)")
     only = ",".join(f"{binary}:{p}" for p in platforms)
-    result = build(project, Options(only=only), Display(quiet=True))
+    result = build(project, Options(only=only), console.display(quiet=True))
     log(report(result, explain=False).splitlines()[-1])
     if not result.ok:
         raise MissingBinaries(f"the build of {only} failed, so no image was made:\n{errors(result)}")
