@@ -22,7 +22,9 @@ class BuildlibError(Exception):
 
     def __init__(self, message: str = "", *, hint: str = "") -> None:
         self.hint = hint
-        super().__init__(f"{message}; {hint}" if message and hint else message or hint)
+        # After quoted output (several lines), the hint is a line of its own.
+        joint = "\n" if "\n" in message else "; "
+        super().__init__(f"{message}{joint}{hint}" if message and hint else message or hint)
 
 
 class ConfigError(BuildlibError):

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +93,21 @@ def project_env(project: Project) -> dict[str, str]:
     return {**os.environ, **cache_env(project, os.environ)}
 
 
-def run(root: Path, *args: str, timeout: float = 900,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``go ARGS`` in ``root``, output captured as text; a missing Go is a ToolError saying which one to install."""
-    return subprocess.run([find_go(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout,
-                          env=env)
+def run(root: Path, *args: str, env: Mapping[str, str] | None = None, go: str | None = None,
+        timeout: float = 900, check: bool = False, hint: str = "", cancel: threading.Event | None = None,
+        go_tmp: bool = False, merge_stderr: bool = False) -> subprocess.CompletedProcess[str]:
+    """The one way to run ``go ARGS`` in ``root``: through ``procs`` (stopped with the task, never left
+    running), output captured as text, failures worded as every tool's (``tools``).
+
+    ``env`` is the whole environment: ``project_env`` outside a build, ``Recipe.env`` inside one; this
+    process's when not given (a project whose build.yaml does not exist yet). ``go`` is the toolchain a
+    build already found; otherwise the one on PATH, or a ToolError saying which one to install.
+    """
+    from . import procs
+
+    argv = [go or find_go(root), *args]
+    return procs.run(argv, root, dict(os.environ if env is None else env), cancel=cancel, timeout=timeout,
+                     merge_stderr=merge_stderr, go_tmp=go_tmp, check=check, hint=hint)
 
 
 def _env_files(environ: dict[str, str]) -> list[str]:
@@ -136,9 +147,7 @@ def probe(go: str, root: Path, environ: dict[str, str], memo: dict[str, Any] | N
     fp = fingerprint(go, root, environ)
     if memo and memo.get("fingerprint") == fp:
         return GoTool(path=go, version=memo["env"]["GOVERSION"], env=memo["env"])
-    from . import procs
-
-    out = procs.run([go, "env", "-json", *_ENV_NAMES], root, environ, timeout=120, go_tmp=False)
+    out = run(root, "env", "-json", *_ENV_NAMES, env=environ, go=go, timeout=120)
     if out.returncode != 0:
         # A Go older than go.mod's go line refuses to start in the module at all.
         too_old = re.search(r"requires go >= (\S+) \(running go (\S+?)[;)]", out.stderr)

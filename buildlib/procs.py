@@ -35,8 +35,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import layout, waiting
-from .errors import BuildlibError, ToolError
+from . import layout, tools, waiting
+from .errors import BuildlibError
 
 REAPER = Path(__file__).resolve().with_name("reaper.py")
 TMP_PREFIX = ".tmp-"
@@ -83,7 +83,7 @@ def popen(argv: list[str], cwd: Path, env: dict[str, str], **kwargs: object) -> 
                                 stdin=subprocess.DEVNULL, pass_fds=(fd,), process_group=0, text=True,
                                 **kwargs)  # type: ignore[call-overload]
     except OSError as exc:
-        raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+        raise tools.not_runnable(argv, exc) from exc
 
 
 # How long stop() waits for the killed group to be gone from the process table.
@@ -117,11 +117,12 @@ def _group_alive(pgid: int) -> bool:
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], *, cancel: threading.Event | None = None,
-        timeout: float | None = None, merge_stderr: bool = False, go_tmp: bool = True
-        ) -> subprocess.CompletedProcess[str]:
+        timeout: float | None = None, merge_stderr: bool = False, go_tmp: bool = True,
+        check: bool = False, hint: str = "") -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to the end and capture its output; stopped at once when ``cancel`` is set.
 
-    Raises ``Cancelled`` when it was stopped, ``ToolError`` on ``timeout``.
+    Raises ``Cancelled`` when it was stopped, and a ``ToolError`` worded as ``tools.run`` words it
+    (with ``hint``) on ``timeout``, when it cannot start, and with ``check`` on a non-zero exit.
     """
     tmp = go_tmpdir(cwd) if go_tmp else None
     if tmp is not None:
@@ -143,16 +144,18 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], *, cancel: threading.Ev
                     if deadline is not None and time.monotonic() > deadline:
                         stop(proc)
                         proc.communicate()
-                        raise ToolError(f"`{' '.join(argv[:3])}` did not finish in {timeout:.0f}s; stopped it") \
-                            from None
+                        raise tools.timed_out(argv, timeout, hint) from None
         except BaseException:
             if proc.poll() is None:
                 stop(proc)
             raise
-        return subprocess.CompletedProcess(argv, proc.returncode, out or "", err or "")
+        done = subprocess.CompletedProcess(argv, proc.returncode, out or "", err or "")
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    if check and done.returncode != 0:
+        raise tools.failed(argv, done, hint)
+    return done
 
 
 def _started(pid: int) -> float | None:

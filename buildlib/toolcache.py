@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs
+from . import gotool
 from .errors import ToolError
 
 TOOLS_ENV = "BUILDLIB_TOOLS"  # where the binaries go; default ~/.cache/buildlib/tools
@@ -101,16 +101,13 @@ def ensure(tool: GoProgram, environ: dict[str, str] | None = None, echo=None) ->
         # Outside the project's module, so its go.mod and GOFLAGS (-mod=readonly) play no part.
         env.update(GOBIN=str(gobin), GOFLAGS="", GOWORK="off")
         steps = _wrapped(tool, gobin, binary) if tool.wrap else [(gobin, ["install", tool.spec])]
+        hint = (f"building {tool.name} {tool.version} needs the Go module proxy (go env GOPROXY) or a module "
+                "cache that holds it")
         for cwd, args in steps:
-            proc = procs.run([go, *args], cwd=cwd, env=env, timeout=INSTALL_TIMEOUT_S,
-                             merge_stderr=True, go_tmp=False)
-            if proc.returncode != 0:
-                break
-        if proc.returncode != 0 or not binary.is_file():
-            tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-            raise ToolError(f"`go {' '.join(args)}` for {tool.name} {tool.version} failed (exit "
-                            f"{proc.returncode}); it needs the Go module proxy (go env GOPROXY) or a module "
-                            f"cache that holds it:\n{tail}")
+            gotool.run(cwd, *args, env=env, go=go, timeout=INSTALL_TIMEOUT_S, merge_stderr=True, check=True,
+                       hint=hint)
+        if not binary.is_file():
+            raise ToolError(f"`go {' '.join(args)}` succeeded but wrote no {binary}", hint=hint)
     return binary
 
 

@@ -26,7 +26,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,13 +36,12 @@ from typing import Any
 
 import yaml
 
-from .. import config, console, layout
+from .. import config, console, layout, tools
 from ..atomic import write_json
 from ..build import manifest
 from ..build.builder import Options, prepare
 from ..build.machine import capacity
 from ..build.targets import matrix
-from ..errors import ToolError
 from ..tables import table
 from . import peers
 
@@ -143,9 +141,7 @@ class Bench:
     def _go_build(self, platform: str, mains: list[str], out: str) -> None:
         env = {**self.recipe.env(platform), "GOCACHE": str(self.gocache)}
         argv = [self.recipe.go.path, "build", *self.recipe.flags(), "-o", out, *mains]
-        done = subprocess.run(argv, cwd=self.work, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ToolError(f"bench: {' '.join(argv)} failed:\n{done.stderr.strip()}")
+        tools.run(argv, cwd=self.work, env=env, timeout=None, hint="the bench stopped")
 
     def serial_loop(self) -> None:
         for t in self.targets:
@@ -163,10 +159,8 @@ class Bench:
         """``invoke ARGS`` in the bench tree, with the kit of this checkout; a failure stops the bench."""
         env = {**self.env, "PYTHONPATH": os.pathsep.join(
             p for p in (self.buildlib_root, os.environ.get("PYTHONPATH", "")) if p), "CI": "1"}
-        done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.work, env=env,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ToolError(f"bench: invoke {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        tools.run([sys.executable, "-m", "invoke", *args], cwd=self.work, env=env, timeout=None, merge_stderr=True,
+                  hint="the bench stopped")
 
     def invoke_build(self, jobs: str) -> Callable[[], None]:
         return lambda: self._invoke("build", "--jobs", jobs)
@@ -532,10 +526,8 @@ def _plain_go(project: config.Project, env: dict[str, str], platforms: list[str]
             out.parent.mkdir(parents=True, exist_ok=True)
             argv = [recipe.go.path, "build", *recipe.flags(), "-o", f"{out.parent}{os.sep}",
                     *sorted(p.target.main for p in group)]
-            done = subprocess.run(argv, cwd=project.root, env={**recipe.env(platform), **env},
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"bench: {' '.join(argv)} failed:\n{done.stderr.strip()}")
+            tools.run(argv, cwd=project.root, env={**recipe.env(platform), **env}, timeout=None,
+                      hint="the bench stopped")
     return run
 
 
@@ -557,10 +549,9 @@ def generated(work: Path, kits: dict[str, str], platforms: list[str], packages: 
     only = ",".join(platforms)
     for label, kit in kits.items():
         def run(kit: str = kit, label: str = label) -> None:
-            done = subprocess.run([sys.executable, "-m", "invoke", "build", "--only", only], cwd=tree,
-                                  env={**env, "PYTHONPATH": kit}, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"bench: invoke build ({label}) failed:\n{done.stdout}{done.stderr}")
+            done = tools.run([sys.executable, "-m", "invoke", "build", "--only", only], cwd=tree,
+                             env={**env, "PYTHONPATH": kit}, timeout=None,
+                             hint=f"the bench stopped at invoke build ({label})")
             echo(done.stdout.strip().splitlines()[-1])
         runners[f"invoke build --only {only} ({label})"] = run
     measures = []

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import config, console
+from .. import config, console, tools
 from ..deploy import check, render, settings
 from ..tables import columns
 from . import lab
@@ -35,10 +35,8 @@ DOMAIN = "bench.test"
 
 def _invoke(repo: Path, root: Path, *args: str) -> float:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", "-r", str(repo), *args], cwd=root, text=True,
-                          capture_output=True, env={**os.environ, "PYTHONPATH": str(repo), "DB_PASSWORD": "bench"})
-    if done.returncode != 0:
-        raise SystemExit(f"bench: `invoke {' '.join(args)}` failed:\n{done.stdout}{done.stderr}")
+    tools.run([sys.executable, "-m", "invoke", "-r", str(repo), *args], cwd=root, timeout=None, merge_stderr=True,
+              env={**os.environ, "PYTHONPATH": str(repo), "DB_PASSWORD": "bench"}, hint="the bench stopped")
     return time.monotonic() - started
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import config, console
+from .. import config, console, tools
 from ..build import manifest
-from ..errors import ToolError
 from ..images import build
 from ..images import settings as settings_mod
 from ..images.check import check_variant
@@ -144,9 +142,7 @@ def against_ko(ws: ImageSettings, local_bases: bool, touch_file: str, log: Calla
             "--repository", repository, "--label", BENCH_LABEL, *(["--local-bases"] if local_bases else [])]
 
     def kit() -> None:
-        done = subprocess.run(argv, cwd=ws.root, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ToolError(f"bench: {' '.join(argv[2:])} failed:\n{done.stdout}{done.stderr}")
+        tools.run(argv, cwd=ws.root, env=env, timeout=None, merge_stderr=True, hint="the bench stopped")
 
     service = ws.service.binary
     recipe = prepare(ws.project, BuildOptions(), env)[0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
-import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .. import tools
 from ..build.plan import Recipe
 from ..config import go_module_path
 from ..errors import ToolError
@@ -79,9 +79,7 @@ class KoPeer:
                "GOFLAGS": self.recipe.env(self.platform).get("GOFLAGS", "")}
 
         def run() -> None:
-            done = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"bench: ko build failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+            tools.run(argv, cwd=self.root, env=env, timeout=None, merge_stderr=True, hint="the bench stopped at ko")
         return run
 
     def built_sha256(self) -> str:

@@ -14,14 +14,13 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .. import console
+from .. import console, tools
 from ..errors import ToolError
 
 SUITE = "bookworm"
@@ -89,7 +88,7 @@ def image_tag() -> str:
 
 
 def _image_exists(tag: str) -> bool:
-    return subprocess.run([_docker_cli(), "image", "inspect", tag], capture_output=True).returncode == 0
+    return tools.run([_docker_cli(), "image", "inspect", tag], timeout=60, check=False).returncode == 0
 
 
 def target_image(log: Any = console.out) -> str:
@@ -125,21 +124,17 @@ def _debootstrap_image(tag: str, packages: tuple[str, ...], setup: str, cmd: str
         _check([debootstrap, "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(root), mirror],
                "debootstrap")
         _check(["chroot", str(root), "sh", "-c", setup], "image setup in chroot")
-        tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run([_docker_cli(), "import", "--change", f"LABEL {LABEL}={role}", "--change", cmd, "-",
-                              tag], stdin=tar.stdout, capture_output=True, text=True)
-        assert tar.stdout is not None
-        tar.stdout.close()
-        if tar.wait() != 0 or imp.returncode != 0:
-            raise ToolError(f"docker import of the {role} rootfs failed: {imp.stderr.strip()}")
+        def tar(into: IO[bytes]) -> None:
+            tools.run(["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=into, timeout=None)
+
+        tools.feed([_docker_cli(), "import", "--change", f"LABEL {LABEL}={role}", "--change", cmd, "-", tag], tar,
+                   hint=f"the {role} rootfs was not imported")
         log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
 
 def _check(argv: list[str], what: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolError(f"{what} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-800:]}")
+    tools.run(argv, timeout=None, hint=f"{what} failed")
 
 
 @dataclass(frozen=True)
@@ -270,11 +265,8 @@ def build_release(repo: Path, version: str, dest: Path, scratch: Path, only: str
         for name in ("cmd", "internal", "web"):
             shutil.copytree(repo / name, src / name, ignore=ignore)
     argv = [sys.executable, "-m", "invoke", "-r", str(repo), "build", "--only", only, "--version", version]
-    proc = subprocess.run(argv, cwd=src, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(repo)})
-    if proc.returncode != 0:
-        raise ToolError(f"`invoke build --only {only} --version {version}` failed: "
-                        f"{(proc.stderr or proc.stdout).strip()[-800:]}")
+    tools.run(argv, cwd=src, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=None, merge_stderr=True,
+              hint=f"the lab's release {version} was not built")
     out = dest / version
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(src / "bin", out / "bin")

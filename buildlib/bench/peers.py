@@ -21,13 +21,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
+from .. import tools
 from ..build import state
 from ..build.keys import sha256_file
 from ..build.plan import Recipe
@@ -91,9 +91,8 @@ class Peer:
         argv = self.argv()
 
         def run() -> None:
-            done = subprocess.run(argv, cwd=self.work, env=self.env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ToolError(f"bench: {self.name} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+            tools.run(argv, cwd=self.work, env=self.env, timeout=None, merge_stderr=True,
+                      hint=f"the bench stopped at {self.name}")
         return run
 
     def check_identical(self, expected: dict[str, str]) -> None:

@@ -150,10 +150,10 @@ class Compile(Step):
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=procs.tmp_name() + "-", dir=out_dir))
         try:
-            argv = [recipe.go.path, "build", f"-p={ctx.go_p}", "-v", *recipe.flags(), "-o", f"{tmp}{os.sep}",
-                    *sorted({p.target.main for p in todo})]
             started = time.monotonic()
-            done = procs.run(argv, recipe.root, recipe.env(self.platform), cancel=ctx.cancel, merge_stderr=True)
+            done = recipe.go_run(self.platform, "build", f"-p={ctx.go_p}", "-v", *recipe.flags(), "-o",
+                                 f"{tmp}{os.sep}", *sorted({p.target.main for p in todo}), cancel=ctx.cancel,
+                                 merge_stderr=True)
             code, output = done.returncode, done.stdout
             duration = time.monotonic() - started
             result.duration += duration

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 
 from ..config import Project
-from ..errors import SelectionError, ToolError
+from ..errors import SelectionError
 from .plan import Recipe
 
 # Entries of GOCACHE: "<64 hex>-a" (action) and "<64 hex>-d" (output) in 256 "xx" directories.
@@ -119,10 +118,7 @@ def prune_unused(gocache: str, older_than_s: float) -> Pruned:
 
 def go_clean(recipe: Recipe, flag: str) -> None:
     """``go clean -cache`` or ``-modcache`` with this project's cache locations."""
-    env = recipe.env(recipe.project.platforms[0])
-    done = subprocess.run([recipe.go.path, "clean", flag], cwd=recipe.root, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ToolError(f"`go clean {flag}` failed:\n{done.stderr.strip()}")
+    recipe.go_run(None, "clean", flag, timeout=1800, check=True)
 
 
 def parse_age(text: str) -> float:

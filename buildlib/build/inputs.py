@@ -16,9 +16,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolError
+
+if TYPE_CHECKING:
+    from .plan import Recipe
 
 # Every field of `go list` that names a file the compiler or linker reads
 # (InvalidGoFiles: files that do not parse yet are inputs too, so fixing one counts).
@@ -66,15 +69,12 @@ def dir_names(root: Path, rel_dir: str, mode: str) -> list[str] | None:
     return sorted(names)
 
 
-def list_packages(go: str, root: Path, env: dict[str, str], mains: list[str],
-                  flags: list[str], cancel: threading.Event | None = None) -> list[dict[str, Any]]:
-    """``go list -deps`` of ``mains`` for the platform in ``env``; -e so a broken package still lists."""
-    from .. import procs
-
-    argv = [go, "list", "-e", "-deps", f"-json={_LIST_FIELDS}", *flags, *mains]
-    out = procs.run(argv, root, env, cancel=cancel, timeout=600)
-    if out.returncode != 0:
-        raise ToolError(f"`go list` failed for {env.get('GOOS')}/{env.get('GOARCH')}:\n{out.stderr.strip()}")
+def list_packages(recipe: Recipe, platform: str, mains: list[str],
+                  cancel: threading.Event | None = None) -> list[dict[str, Any]]:
+    """``go list -deps`` of ``mains`` for ``platform``; -e so a broken package still lists."""
+    out = recipe.go_run(platform, "list", "-e", "-deps", f"-json={_LIST_FIELDS}", *recipe.list_flags(), *mains,
+                        cancel=cancel, timeout=600, check=True,
+                        hint=f"the packages of {platform} could not be listed; `go build ./...` must work")
     return decode_json_stream(out.stdout)
 
 

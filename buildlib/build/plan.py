@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import gotool
 from ..config import Profile, Project, go_module_path
 from ..errors import BuildlibError
 from ..gotool import GoTool, cache_env
@@ -97,6 +100,15 @@ class Recipe:
         goos, _, goarch = platform.partition("/")
         return {**self.base_env, **self.profile.go_env(), "GOOS": goos, "GOARCH": goarch,
                 **cache_env(self.project, self.base_env)}
+
+    def go_run(self, platform: str | None, *args: str, cancel: threading.Event | None = None,
+               timeout: float | None = None, merge_stderr: bool = False, check: bool = False, hint: str = ""
+               ) -> subprocess.CompletedProcess[str]:
+        """``go ARGS`` with this run's toolchain and environment for ``platform`` (the first of the
+        matrix when None), in a GOTMPDIR of its own; stopped when ``cancel`` is set."""
+        env = self.env(platform or self.project.platforms[0])
+        return gotool.run(self.root, *args, env=env, go=self.go.path, timeout=timeout, check=check, hint=hint,
+                          cancel=cancel, go_tmp=True, merge_stderr=merge_stderr)
 
     def gomodcache(self) -> str:
         return self.env(self.project.platforms[0]).get("GOMODCACHE") or self.go.env.get("GOMODCACHE", "")
@@ -214,8 +226,7 @@ class ListPackages(Step):
     def run(self, ctx: Context) -> PlatformListing:
         recipe = ctx.recipe
         mains = sorted({p.target.main for p in self.plans})
-        pkgs = list_packages(recipe.go.path, recipe.root, recipe.env(self.platform), mains, recipe.list_flags(),
-                             ctx.cancel)
+        pkgs = list_packages(recipe, self.platform, mains, ctx.cancel)
         for plan in self.plans:
             refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)
         return PlatformListing(self.platform, frozenset(mains), tuple(pkgs))

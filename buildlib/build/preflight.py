@@ -18,8 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import procs
-from ..errors import CheckFailed, ToolError
+from ..errors import CheckFailed
 from .inputs import go_header, list_packages, module_go_files
 from .keys import digest
 from .results import CheckPassed, PlatformListing, StepNote
@@ -30,10 +29,7 @@ if TYPE_CHECKING:
 
 
 def _go(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:
-    recipe = ctx.recipe
-    env = recipe.env(recipe.project.platforms[0])
-    # Through procs: stopped with the build, and never left running after it (see procs).
-    return procs.run([recipe.go.path, *args], recipe.root, env, cancel=ctx.cancel, timeout=1800)
+    return ctx.recipe.go_run(None, *args, cancel=ctx.cancel, timeout=1800)
 
 
 def _go_headers(root: Path, files: dict[str, str | None]) -> list[tuple[str, str | None]]:
@@ -106,11 +102,8 @@ class DownloadModules(Check):
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), modcache, _modcache_sig(modcache)])
 
     def check(self, ctx: Context) -> None:
-        out = _go(ctx, "mod", "download")
-        if out.returncode != 0:
-            raise ToolError(
-                f"`go mod download` failed:\n{out.stderr.strip()}\n"
-                "Check the network or GOPROXY, or fix go.mod (go mod tidy) and run again.")
+        ctx.recipe.go_run(None, "mod", "download", cancel=ctx.cancel, timeout=1800, check=True,
+                          hint="check the network or GOPROXY, or fix go.mod (go mod tidy), and run again")
 
     def run(self, ctx: Context) -> CheckPassed | StepNote:
         passed = super().run(ctx)
@@ -277,7 +270,7 @@ class SecretScan(Step):
             listing = ctx.result(f"list {platform}", PlatformListing)
             pkgs = list(listing.packages) if listing else []
             if not listing or not mains <= listing.mains:  # this run listed none of these (inputs known): list now
-                pkgs = list_packages(recipe.go.path, root, recipe.env(platform), sorted(mains), recipe.list_flags())
+                pkgs = list_packages(recipe, platform, sorted(mains))
             by_path = {p["ImportPath"]: p for p in pkgs}
             by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
             for plan in plans:

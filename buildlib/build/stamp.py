@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import BuildlibError, SelectionError
+from .. import tools
+from ..errors import BuildlibError, SelectionError, ToolError
 
 FALLBACK_VERSION = "0.0.0-dev"
 
@@ -32,8 +32,8 @@ class Stamp:
 def git_output(root: Path, *args: str) -> str | None:
     """What ``git ARGS`` printed in ``root``, stripped; None when it failed or printed nothing."""
     try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        out = tools.run(["git", *args], cwd=root, timeout=30, check=False)
+    except ToolError:  # no git, or it hung: the stamp falls back (see stamp())
         return None
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 

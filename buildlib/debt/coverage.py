@@ -64,9 +64,8 @@ def coverage(root: Path, min_coverage: float, test_timeout: float = 120.0,
     """One item per Go package with statements: +3 under ``min_coverage`` percent, 0 otherwise; +3 and not
     measured when its tests fail, do not build or run past ``test_timeout`` seconds. ``env``: the go
     commands' environment (gotool.project_env)."""
-    listed = gotool.run(root, "list", "-f", "{{.ImportPath}}\t{{.Dir}}", "./...", timeout=300, env=env)
-    if listed.returncode != 0:
-        raise ToolError(f"`go list ./...` failed in {root}:\n{listed.stderr.strip()[-2000:]}")
+    listed = gotool.run(root, "list", "-f", "{{.ImportPath}}\t{{.Dir}}", "./...", timeout=300, env=env, check=True,
+                        hint="the debt scan measures each package's coverage; `go build ./...` must work")
     dirs = dict(line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)
     with tempfile.TemporaryDirectory(prefix="debt-") as tmp:
         profile = Path(tmp) / "cover.out"

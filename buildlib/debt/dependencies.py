@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import gotool
-from ..errors import ToolError
 from .item import POINTS, Item
 
 PROXY_TIMEOUT = 10.0
@@ -68,9 +67,7 @@ class Proxy:
 
     @classmethod
     def from_go_env(cls, root: Path, env: dict[str, str] | None = None) -> Proxy:
-        result = gotool.run(root, "env", "-json", "GOPROXY", "GONOPROXY", timeout=60, env=env)
-        if result.returncode != 0:
-            raise ToolError(f"`go env` failed: {result.stderr.strip()}")
+        result = gotool.run(root, "env", "-json", "GOPROXY", "GONOPROXY", timeout=60, env=env, check=True)
         env = json.loads(result.stdout)
         setting = env.get("GOPROXY", "")
         first = re.split(r"[,|]", setting)[0].strip() if setting else ""
@@ -138,9 +135,8 @@ def _dependency(proxy: Proxy, module: str, required: str, months: int) -> Item:
 
 def direct_requirements(root: Path, env: dict[str, str] | None = None) -> list[tuple[str, str, str | None]]:
     """(module, version, local replacement or None) for every requirement of go.mod not marked indirect."""
-    result = gotool.run(root, "mod", "edit", "-json", timeout=60, env=env)
-    if result.returncode != 0:
-        raise ToolError(f"`go mod edit -json` failed in {root}: {result.stderr.strip()}")
+    result = gotool.run(root, "mod", "edit", "-json", timeout=60, env=env, check=True,
+                        hint=f"{root / 'go.mod'} must parse")
     mod = json.loads(result.stdout)
     local = {r["Old"]["Path"]: r["New"]["Path"] for r in mod.get("Replace") or [] if not r["New"].get("Version")}
     return [(r["Path"], r["Version"], local.get(r["Path"])) for r in mod.get("Require") or []

@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tools
 from ..errors import CheckFailed, ToolError
 from .render import SITE_FILE, UPSTREAM_FILE, env_name, service_unit, upstream_servers
 from .settings import DeployConfig
@@ -49,12 +50,14 @@ def _tool(name: str, package: str) -> str:
         (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None
     )
     if path is None:
-        raise ToolError(f"`{name}` is not installed; install it with `apt-get install {package}`")
+        raise ToolError(f"`{name}` is not installed or not on PATH",
+                        hint=f"install it with `apt-get install {package}`")
     return path
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, text=True, capture_output=True, check=False)
+    """The check reads the tool's verdict from its exit status and words: a non-zero exit is a finding."""
+    return tools.run(argv, timeout=300, check=False)
 
 
 def exposure(unit_file: Path) -> tuple[float, str, str]:

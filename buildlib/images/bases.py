@@ -27,13 +27,13 @@ import os
 import shutil
 import stat
 import struct
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tools
 from ..atomic import read_json, write_json
 from ..build.keys import digest
 from ..errors import ToolError
@@ -80,7 +80,7 @@ def host_go() -> GoToolchain:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
     if go is None:
         raise ToolError("no `go` on PATH: the local builder image copies the host's Go toolchain; install Go")
-    out = subprocess.run([go, "env", "GOROOT", "GOVERSION"], capture_output=True, text=True, check=True)
+    out = tools.run([go, "env", "GOROOT", "GOVERSION"], timeout=120)
     goroot, goversion = out.stdout.split()
     return GoToolchain(Path(goroot), goversion.removeprefix("go"))
 
@@ -135,7 +135,7 @@ def _busybox() -> str:
 def _add_busybox(fs: Rootfs) -> None:
     busybox = _busybox()
     fs.copy("bin/busybox", busybox, 0o755)
-    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    applets = tools.run([busybox, "--list"], timeout=60).stdout.split()
     for applet in applets:
         if applet not in ("busybox", "[["):
             fs.symlink(f"bin/{applet}", "busybox")
@@ -155,8 +155,8 @@ def _add_etc(fs: Rootfs, *, hosts_file: bool = True) -> None:
 def _package_versions(*names: str) -> str:
     if not shutil.which("dpkg-query"):
         return ""
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version} ", *names],
-                         capture_output=True, text=True)
+    # Not checked: a name dpkg does not know is left out of the answer, which is what is wanted here.
+    out = tools.run(["dpkg-query", "-W", "-f", "${Package}=${Version} ", *names], timeout=60, check=False)
     return out.stdout.strip()
 
 
@@ -175,8 +175,8 @@ def _depends_closure(roots: tuple[str, ...]) -> list[str]:
         name = todo.pop()
         if name in seen:
             continue
-        out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Depends}, ${Pre-Depends}", name],
-                             capture_output=True, text=True)
+        out = tools.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Depends}, ${Pre-Depends}", name],
+                        timeout=60, check=False)  # not installed: skipped below
         if out.returncode != 0 or not out.stdout.startswith("ii"):
             continue
         seen.append(name)
@@ -194,7 +194,7 @@ def _add_packages(fs: Rootfs, packages: tuple[str, ...]) -> list[str]:
     for pkg in packages:
         _need_package(pkg)
     closure = _depends_closure(packages)
-    listed = subprocess.run(["dpkg-query", "-L", *closure], capture_output=True, text=True)
+    listed = tools.run(["dpkg-query", "-L", *closure], timeout=60, check=False)  # what it lists is what is there
     for line in sorted(set(listed.stdout.splitlines())):
         if not line.startswith("/") or line == "/.":
             continue
@@ -218,7 +218,7 @@ def _add_packages(fs: Rootfs, packages: tuple[str, ...]) -> list[str]:
 
 
 def _need_package(name: str) -> None:
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name], capture_output=True, text=True)
+    out = tools.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name], timeout=60, check=False)
     if out.returncode != 0 or not out.stdout.startswith("ii"):
         raise ToolError(f"the local builder image carries the host's C toolchain for cgo builds, but {name} is "
                         f"not installed; install it with: apt-get install {' '.join(C_TOOLCHAIN[::2])}")
@@ -297,20 +297,7 @@ def _import(client: DockerCLI, fs: Rootfs, changes: list[str], tag: str) -> None
     for change in changes:
         args += ["--change", change]
     args += ["--message", "buildlib image.bases", "-", tag]
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=client.env())
-    assert proc.stdin is not None
-    try:
-        fs.write(proc.stdin)
-    except BrokenPipeError:
-        pass  # docker stopped reading; its stderr says why
-    finally:
-        proc.stdin.close()
-    assert proc.stdout is not None and proc.stderr is not None
-    err = proc.stderr.read()
-    proc.stdout.read()
-    if proc.wait() != 0:
-        raise ToolError(f"`docker import` of {tag} failed: {err.decode(errors='replace').strip()}")
+    tools.feed(args, fs.write, env=client.env(), hint=f"the local base image {tag} was not made")
 
 
 _DPKG_STATUS = "/var/lib/dpkg/status"  # rewritten by every install, upgrade or removal of a package

@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .. import console, gotool, layout, service
+from .. import console, gotool, layout, service, tools
 from ..build.plan import build_flags
 from ..build.stamp import Stamp, stamp
 from ..errors import ToolError
@@ -191,7 +190,7 @@ def plan(settings: ImageSettings, opts: ImageOptions, log: Callable[[str], None]
         seed = settings.seed_modules if settings.seed_modules != "auto" else shutil.which("go") is not None
     seeded = bool(seed) and mode == "in-docker"
     if seeded:
-        _, count, size = modseed.seed(settings.root)
+        _, count, size = modseed.seed(settings.project)
         log(f"seeded the module cache from the host: {count} modules, {size / 1e6:.1f} MB")
     st = prebuilt.stamp(settings, opts.platforms) if mode == "prebuilt" else stamp(
         settings.root, settings.project.project.version, override=opts.version)
@@ -268,7 +267,9 @@ def run_logged(p: ImagePlan, variant: str, argv: list[str], env: dict[str, str],
     log_path = log_dir / f"{log_name}.log"
     log_path.unlink(missing_ok=True)  # a new file: never write through a hard link into another tree
     with open(log_path, "wb") as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+        # Not checked: the log names the Dockerfile step that failed, which says more than the exit status.
+        proc = tools.run(argv, stdout=out, merge_stderr=True, env=env, cwd=root, timeout=None, check=False,
+                         text=False)
     if proc.returncode != 0:
         found = buildlog.failure(log_path.read_text(errors="replace"))
         raise BuildStepFailed(variant, found.step, found.output, str(log_path.relative_to(root)),

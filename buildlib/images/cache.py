@@ -11,12 +11,12 @@ or a buildx remote builder.
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tools
 from ..errors import ToolError
 from . import buildlog, dockerfile
 from .engine import cli, require_engine, sdk
@@ -57,8 +57,9 @@ def _probe(builder_image: str, namespace: str, prune: bool) -> list[CacheMount]:
         # buildx without --load keeps the result in the builder; the built-in BuildKit
         # always makes an image, which is removed right away.
         argv = [client.path, "buildx", "build"] if client.buildx else [client.path, "build", "--iidfile", str(iid)]
-        proc = subprocess.run([*argv, "--progress=plain", "--network=none", "--build-arg", f"NOW={time.time_ns()}",
-                               tmp], capture_output=True, text=True, env=client.env())
+        # Not checked: a failure is read from BuildKit's log below, naming the step that failed.
+        proc = tools.run([*argv, "--progress=plain", "--network=none", "--build-arg", f"NOW={time.time_ns()}", tmp],
+                         env=client.env(), timeout=1800, check=False)
         if iid.exists():
             client.run("image", "rm", iid.read_text().strip(), check=False)
     log = proc.stdout + proc.stderr

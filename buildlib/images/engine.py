@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import tools
 from ..errors import ToolError
 from .errors import NoEngine
 
@@ -53,14 +54,8 @@ class DockerCLI:
     def run(self, *args: str, input: bytes | None = None, timeout: float | None = 600,
             check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run ``docker ARGS`` (with ``env`` added); a failure is a ToolError quoting docker's own words."""
-        try:
-            proc = subprocess.run([self.path, *args], input=input, capture_output=True,
-                                  env=self.env(env), timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise ToolError(f"`docker {' '.join(args)}` did not finish within {timeout:.0f}s") from exc
-        if check and proc.returncode != 0:
-            raise ToolError(f"`docker {' '.join(args)}` failed: {_text(proc.stderr) or _text(proc.stdout)}")
-        return proc
+        return tools.run([self.path, *args], input=input, env=self.env(env), timeout=timeout, check=check,
+                         text=False)
 
     def json(self, *args: str) -> Any:
         import json
@@ -91,10 +86,10 @@ def _candidates() -> list[str]:
 def _probe(path: str) -> tuple[DockerCLI | None, str]:
     """Can this client build with BuildKit? Returns the client, or why not."""
     try:
-        bx = subprocess.run([path, "buildx", "version"], capture_output=True, timeout=_PROBE_TIMEOUT)
-        ver = subprocess.run([path, "--version"], capture_output=True, timeout=_PROBE_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"{path}: does not run ({exc})"
+        bx = tools.run([path, "buildx", "version"], timeout=_PROBE_TIMEOUT, check=False, text=False)
+        ver = tools.run([path, "--version"], timeout=_PROBE_TIMEOUT, check=False, text=False)
+    except ToolError as exc:
+        return None, f"{path}: {exc}"
     m = re.search(r"version (\d+)\.(\d+)[^\s,]*", _text(ver.stdout))
     version = m.group(0).split()[1] if m else "unknown"
     if bx.returncode == 0:
@@ -128,8 +123,8 @@ def where(client: DockerCLI | None = None) -> str:
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     client = client or cli()
-    ctx = subprocess.run([client.path, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
-                         capture_output=True, timeout=_PROBE_TIMEOUT, env=client.env())
+    ctx = client.run("context", "inspect", "--format", "{{.Endpoints.docker.Host}}", timeout=_PROBE_TIMEOUT,
+                     check=False)
     host = _text(ctx.stdout)
     return host if ctx.returncode == 0 and host else "unix:///var/run/docker.sock"
 
@@ -139,9 +134,8 @@ def require_engine() -> str:
     """The engine's version; NoEngine naming where the client looked, and how to start one."""
     client = cli()
     try:
-        proc = subprocess.run([client.path, "version", "--format", "{{.Server.Version}}"],
-                              capture_output=True, timeout=_PROBE_TIMEOUT, env=client.env())
-    except subprocess.TimeoutExpired as exc:
+        proc = client.run("version", "--format", "{{.Server.Version}}", timeout=_PROBE_TIMEOUT, check=False)
+    except ToolError as exc:  # it ran past the timeout: an engine that does not answer
         raise NoEngine(where(client), f"no answer within {_PROBE_TIMEOUT}s") from exc
     version = _text(proc.stdout)
     if proc.returncode != 0 or not version:

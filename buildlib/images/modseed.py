@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import layout
-from ..errors import ToolError
-from ..gotool import find_go
+from .. import gotool, layout
+
+if TYPE_CHECKING:
+    from ..config import Project
 
 SEED_DIR = layout.MODSEED
 
@@ -26,16 +27,12 @@ def _escape(path: str) -> str:
     return "".join(f"!{ch.lower()}" if ch.isupper() else ch for ch in path)
 
 
-def _modules(root: Path, go: str) -> list[tuple[str, str]]:
+def _modules(root: Path, env: dict[str, str]) -> list[tuple[str, str]]:
     """(path, version) of every module in the build's graph: their go.mod files decide versions."""
-    env = {**os.environ, "GOPROXY": "off"}
-    proc = subprocess.run([go, "mod", "graph"], cwd=root, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolError(
-            "the host's module cache lacks modules this build needs, so it cannot seed the image build:\n"
-            f"{proc.stderr.strip()}\nRun `go mod download` on the host (with network) first, "
-            "or build without seeding (images.seed_modules: false)"
-        )
+    proc = gotool.run(root, "mod", "graph", env={**env, "GOPROXY": "off"}, timeout=600, check=True,
+                      hint="the host's module cache lacks modules this build needs, so it cannot seed the image "
+                      "build: run `go mod download` on the host (with network) first, or build without seeding "
+                      "(images.seed_modules: false)")
     found = set()
     for word in proc.stdout.split():
         path, _, version = word.partition("@")
@@ -52,16 +49,18 @@ def _link(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
-def seed(root: Path) -> tuple[Path, int, int]:
-    """Fill ROOT/.build/modseed from the host cache; returns (dir, modules, bytes)."""
-    go = find_go(root)
-    cache = Path(subprocess.run([go, "env", "GOMODCACHE"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()) / "cache" / "download"
+def seed(project: Project) -> tuple[Path, int, int]:
+    """Fill the project's .build/modseed from the module cache its builds use (build.yaml's
+    cache.gomodcache, or Go's own); returns (dir, modules, bytes)."""
+    root = project.root
+    env = gotool.project_env(project)
+    cache = Path(gotool.run(root, "env", "GOMODCACHE", env=env, timeout=120, check=True).stdout.strip()
+                 ) / "cache" / "download"
     out = root / SEED_DIR
     if out.exists():
         shutil.rmtree(out)
     count = size = 0
-    for path, version in _modules(root, go):
+    for path, version in _modules(root, env):
         base = cache / _escape(path) / "@v"
         # Zips exist only for modules whose packages are built; a .mod suffices for the rest.
         for ext in (".info", ".mod", ".zip", ".ziphash"):

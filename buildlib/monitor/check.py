@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import waiting
+from .. import tools, waiting
 from ..deploy.check import CheckFinding
 from ..errors import ToolError
 from ..service import Service
@@ -30,15 +29,13 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)", re.M)
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        raise ToolError("`promtool` is not installed; install it with `apt-get install prometheus` "
-                        "(Debian's package carries promtool)")
-    return path
+    return tools.which("promtool", hint="install it with `apt-get install prometheus` (Debian's package "
+                       "carries promtool)")
 
 
 def _run(argv: list[str], cwd: Path) -> tuple[bool, str]:
-    proc = subprocess.run(argv, cwd=cwd, text=True, capture_output=True, check=False, timeout=120)
+    """(passed, what it said): the check's verdict is the tool's exit status."""
+    proc = tools.run(argv, cwd=cwd, timeout=120, check=False)
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
 
 
@@ -57,9 +54,7 @@ def promtool_checks(folder: Path) -> list[CheckFinding]:
     ok, out = _run([tool, "test", "rules", TESTS_FILE], folder)
     found.append(CheckFinding("monitor", TESTS_FILE, "promtool test rules", ok, _last_line(out) if ok else out))
     if (folder / ALERTMANAGER_FILE).exists():
-        amtool = shutil.which("amtool")
-        if amtool is None:
-            raise ToolError("`amtool` is not installed; install it with `apt-get install prometheus-alertmanager`")
+        amtool = tools.which("amtool", hint="install it with `apt-get install prometheus-alertmanager`")
         ok, out = _run([amtool, "check-config", ALERTMANAGER_FILE], folder)
         found.append(CheckFinding("monitor", ALERTMANAGER_FILE, "amtool check-config", ok,
                                   "SUCCESS" if ok else out))

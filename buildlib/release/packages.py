@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import procs, toolcache
+from .. import toolcache, tools
 from ..config import Project
 from ..deploy.render import SITE_FILE, UPSTREAM_FILE, instance, render, unit_name, upstream_servers
 from ..deploy.settings import DeployConfig
@@ -161,13 +160,13 @@ def config_yaml(name: str, platform: str, src: ReleaseSource, meta: Packages, ma
 def build(nfpm: Path, config: Path, packager: str, target: Path) -> Path:
     """Run nfpm once; the package it wrote."""
     before = set(target.iterdir())
-    proc = procs.run([str(nfpm), "package", "--config", str(config), "--packager", packager,
-                      "--target", str(target)], cwd=config.parent, env=dict(os.environ), timeout=600, go_tmp=False,
-                     merge_stderr=True)
+    tools.run([str(nfpm), "package", "--config", str(config), "--packager", packager, "--target", str(target)],
+              cwd=config.parent, merge_stderr=True, hint=f"nfpm could not make the {packager} package from "
+              f"{config.name}")
     made = sorted(set(target.iterdir()) - before)
-    if proc.returncode != 0 or len(made) != 1:
-        raise ToolError(f"nfpm could not make the {packager} package from {config.name} "
-                        f"(exit {proc.returncode}):\n{proc.stdout.strip()}")
+    if len(made) != 1:
+        raise ToolError(f"nfpm made {len(made)} files in {target} for the {packager} package from {config.name}, "
+                        "not one; remove what else is there and release again")
     return made[0]
 
 

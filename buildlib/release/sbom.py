@@ -19,18 +19,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .. import procs
+from .. import gotool
 from ..errors import ToolError
 
 SPEC = "1.6"
 
 
 def build_info(go: str, binary: Path, environ: dict[str, str]) -> dict[str, Any]:
-    proc = procs.run([go, "version", "-m", "-json", str(binary)], cwd=binary.parent, env=environ, go_tmp=False,
-                     timeout=60)
-    if proc.returncode != 0:
-        raise ToolError(f"`go version -m -json {binary}` failed: {proc.stderr.strip() or proc.stdout.strip()}; "
-                        "a binary without Go build information (built by another toolchain?) has no module list")
+    proc = gotool.run(binary.parent, "version", "-m", "-json", str(binary), env=environ, go=go, timeout=60,
+                      check=True, hint="a binary without Go build information (built by another toolchain?) "
+                      "has no module list")
     return json.loads(proc.stdout)
 
 

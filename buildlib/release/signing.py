@@ -8,10 +8,9 @@ distribution. One signature over checksums.txt covers every file it lists.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
+from .. import tools
 from ..errors import InputError, ToolError
 
 
@@ -20,18 +19,17 @@ def sign(file: Path, key: Path, namespace: str) -> Path:
 
     That ``key`` exists was checked before the build (release.sign.key, --sign-key).
     """
-    keygen = shutil.which("ssh-keygen")
-    if keygen is None:
-        raise ToolError("release.sign.key is set but there is no ssh-keygen on PATH; install OpenSSH's client "
-                        "(Debian: openssh-client), or set release.sign.key to null for unsigned checksums")
+    keygen = tools.which("ssh-keygen", hint="release.sign.key is set: install OpenSSH's client (Debian: "
+                         "openssh-client), or set release.sign.key to null for unsigned checksums")
     sig = file.with_name(file.name + ".sig")
     sig.unlink(missing_ok=True)  # ssh-keygen refuses to overwrite
+    argv = [keygen, "-Y", "sign", "-q", "-f", str(key), "-n", namespace, str(file)]
     try:
-        proc = subprocess.run([keygen, "-Y", "sign", "-q", "-f", str(key), "-n", namespace, str(file)],
-                              capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired as exc:
+        proc = tools.run(argv, timeout=300, check=False)
+    except ToolError as exc:  # it ran out of time: the key was readable, so it asked for a passphrase
         raise InputError(f"ssh-keygen -Y sign with {key} waited 300 s (for a passphrase?); load the key into "
                          "ssh-agent first (ssh-add)") from exc
+    # A failure here is the key's (the user's input), not the tool's: an InputError, exit 2.
     if proc.returncode != 0 or not sig.is_file():
         raise InputError(f"ssh-keygen -Y sign with {key} failed: {proc.stderr.strip() or proc.returncode}; "
                          "release.sign.key must be an SSH private key (ssh-keygen -t ed25519)")

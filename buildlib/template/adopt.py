@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import config, procs
+from .. import config, gotool
 from ..atomic import write_bytes
 from ..errors import SelectionError
-from ..gotool import find_go
 from . import kit
 from .detect import PURE_GO, Facts, Role, detect, service_name
 from .names import check_name
@@ -83,8 +82,8 @@ def _measure(root: Path, facts: Facts, main: str) -> tuple[int | None, str]:
     ldflags = "-s -w" + (" -linkmode external -extldflags=-static" if facts.cgo else "")
     with tempfile.TemporaryDirectory(prefix="adopt-size-") as tmp:
         out = Path(tmp) / "service"
-        proc = procs.run([find_go(root), "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), main], root, env,
-                         timeout=1800, go_tmp=False)
+        proc = gotool.run(root, "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), main, env=env,
+                          timeout=1800)
         if proc.returncode != 0:
             return None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "go build failed"
         return out.stat().st_size, ""
@@ -94,8 +93,7 @@ def _tidy(root: Path) -> dict[str, str]:
     """build.tidy as adopt writes it: "error" when go.mod/go.sum are tidy, "warn" (with the size) when not."""
     from ..build.preflight import tidy_summary
 
-    proc = procs.run([find_go(root), "mod", "tidy", "-diff"], root, {**os.environ, "GOFLAGS": "-mod=mod"},
-                     timeout=900, go_tmp=False)
+    proc = gotool.run(root, "mod", "tidy", "-diff", env={**os.environ, "GOFLAGS": "-mod=mod"}, timeout=900)
     if proc.returncode == 0:
         return {"mode": "error", "why": "go.mod and go.sum are tidy now: a build stops when they drift"}
     summary = tidy_summary(proc.stdout)

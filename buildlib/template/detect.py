@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from .. import procs
+from .. import gotool
 from ..build.inputs import decode_json_stream
-from ..errors import SelectionError, ToolError
-from ..gotool import find_go
+from ..errors import SelectionError
 
 GIN = "github.com/gin-gonic/gin"
 # Folders whose mains are developer tools, never the shipped service.
@@ -96,11 +95,8 @@ class Facts:
 
 def _go_list(root: Path, *args: str, cgo: bool = False) -> list[dict]:
     env = {**os.environ, "CGO_ENABLED": "1" if cgo else os.environ.get("CGO_ENABLED", "0")}
-    # Through procs, like every go command of the kit: stopped with the task, never left running.
-    proc = procs.run([find_go(root), "list", "-e", *args], root, env, timeout=600, go_tmp=False)
-    if proc.returncode != 0:
-        raise ToolError(f"`go list {' '.join(args)}` failed in {root}:\n{proc.stderr.strip()[-2000:]}\n"
-                        "fix the module first (`go build ./...` must work), then adopt again")
+    proc = gotool.run(root, "list", "-e", *args, env=env, timeout=600, check=True,
+                      hint="fix the module first (`go build ./...` must work), then adopt again")
     return decode_json_stream(proc.stdout)
 
 

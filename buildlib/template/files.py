@@ -12,9 +12,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+
+from .. import tools
+from ..errors import ToolError
 
 # Directory names skipped wherever they are.
 IGNORED_DIRS = frozenset({
@@ -40,14 +42,14 @@ def _git_files(root: Path) -> list[str] | None:
     git = shutil.which("git")
     if git is None:
         return None
+    # Any failure means "not a git work tree we can list": the caller walks the folder instead.
     try:
-        top = subprocess.run([git, "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
-                             timeout=30)
+        top = tools.run([git, "rev-parse", "--show-toplevel"], cwd=root, timeout=30, check=False)
         if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
             return None
-        out = subprocess.run([git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                             capture_output=True, timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError):
+        out = tools.run([git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                        timeout=60, text=False)
+    except ToolError:
         return None
     return sorted({f.decode() for f in out.stdout.split(b"\0") if f})
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from .. import tools
 from ..atomic import write_bytes
 from ..errors import SelectionError, ToolError
 
@@ -80,7 +81,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=60)
+    """``git ARGS`` in ``root``; the callers read its status (not a repository, no such commit)."""
+    return tools.run(["git", *args], cwd=root, timeout=60, check=False, text=False)
 
 
 def kit_version(root: Path) -> KitVersion:
@@ -195,10 +197,11 @@ def _merge(local: bytes, base: bytes, new: bytes) -> tuple[bytes, bool]:
             p = Path(tmp) / name
             p.write_bytes(data)
             paths.append(str(p))
-        proc = subprocess.run(["git", "merge-file", "-p", "-L", "yours", "-L", "kit then", "-L", "kit now", *paths],
-                              capture_output=True, timeout=60)
+        proc = tools.run(["git", "merge-file", "-p", "-L", "yours", "-L", "kit then", "-L", "kit now", *paths],
+                         timeout=60, check=False, text=False)
+    # Its status counts the conflicts (up to 127); above that, or killed, it failed.
     if proc.returncode < 0 or proc.returncode > 127:
-        raise ToolError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
+        raise tools.failed(proc.args, proc)
     return proc.stdout, proc.returncode == 0
 
 

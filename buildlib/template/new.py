@@ -17,13 +17,12 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import config
-from ..errors import SelectionError, ToolError
+from .. import config, tools
+from ..errors import SelectionError
 from .files import repository_files
 from .names import check_module_path, check_name, name_from_module
 
@@ -114,9 +113,8 @@ def format_go(root: Path, files: list[str]) -> None:
     gofmt = _gofmt()
     if gofmt is None or not files:
         return
-    result = subprocess.run([gofmt, "-w", *files], cwd=root, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        raise ToolError(f"gofmt failed on the rewritten Go files:\n{result.stderr.strip()}")
+    tools.run([gofmt, "-w", *files], cwd=root, timeout=300,
+              hint="the rewritten Go files do not parse; the new project was not written")
 
 
 def _non_empty(path: Path) -> bool:
