@@ -32,7 +32,7 @@ from ..progress import Display
 from . import manifest, state
 from .keys import FileHashes
 from .plan import ListPackages, Plan, Recipe, plan_target
-from .results import CheckPassed
+from .results import CheckPassed, CompileResult, Installed, PlatformListing
 from .stamp import stamp
 from .step import Step, StepStatus, TargetStatus
 from .targets import Target, matrix, select
@@ -136,10 +136,6 @@ class Context:
         self.go_p = 1
         self.checks_before = checks_before
         self.targets_known = targets_known
-        self.outputs: dict[str, dict[str, Any]] = {}
-        # Installed and written to the state and the manifest: only these are "built" in the table.
-        self.recorded: set[str] = set()
-        self.packages = {"compiled": 0, "needed": 0}
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Event] = {}
         self._gate_ok: dict[str, bool] = {}
@@ -156,11 +152,42 @@ class Context:
                 self._results[name] = value
         self._gates[name].set()
 
+    def begin(self, name: str, result: R) -> R:
+        """Keep ``result`` as the step ``name``'s from its start: a step that fills it as it goes (a
+        compile) is read even when it fails or is stopped part-way."""
+        with self._lock:
+            self._results[name] = result
+        return result
+
     def result(self, name: str, kind: type[R]) -> R | None:
-        """What the step ``name`` returned, when it succeeded with a ``kind``; a step reads only its deps'."""
+        """What the step ``name`` returned when it succeeded, or what it began (``begin``) whatever its end,
+        when that is a ``kind``; a step reads only its deps'."""
         with self._lock:
             value = self._results.get(name)
         return value if isinstance(value, kind) else None
+
+    def _all(self, kind: type[R]) -> list[R]:
+        with self._lock:
+            return [v for v in self._results.values() if isinstance(v, kind)]
+
+    def outputs(self) -> dict[str, Installed]:
+        """The binaries this run installed and recorded in the state and the manifest, by target id."""
+        return {p.id: r.installed[p.id] for r in self._all(CompileResult) for p in list(r.built)}
+
+    def packages(self) -> dict[str, int]:
+        """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
+        compiles = self._all(CompileResult)
+        return {"compiled": sum(r.compiled_packages for r in compiles),
+                "needed": sum(r.needed_packages for r in compiles)}
+
+    def final_plans(self, plans: list[Plan]) -> list[Plan]:
+        """``plans`` as the steps left them: listed again, then built or found up to date by a compile."""
+        latest: dict[str, Plan] = {}
+        for listing in self._all(PlatformListing):
+            latest.update((p.id, p) for p in listing.plans)
+        for compiled in self._all(CompileResult):
+            latest.update((p.id, p) for p in (*list(compiled.skipped), *list(compiled.built)))
+        return [latest.get(p.id, p) for p in plans]
 
     def wait_gate(self, names: tuple[str, ...]) -> None:
         """Wait for the checks ``names`` that a compile ran beside; ``Blocked`` when one did not pass."""
@@ -175,48 +202,44 @@ class Context:
 
                 raise Blocked(f"not installed: {name} failed")
 
-    def count_packages(self, compiled: int, needed: int) -> None:
-        """Go build cache figures: packages compiled (or linked) versus needed by the built targets."""
-        with self._lock:
-            self.packages["compiled"] += compiled
-            self.packages["needed"] += needed
-
     def header(self) -> dict[str, Any]:
         r = self.recipe
         return {"project": r.project.project.name, **r.stamp.as_dict(), "profile": r.profile.name,
                 "go_version": r.go.version}
 
-    def entry(self, plan: Plan, status: TargetStatus, duration: float) -> dict[str, Any]:
-        out = self.outputs.get(plan.id) or (plan.old or {}).get("output", {})
+    @staticmethod
+    def _output(plan: Plan, installed: Installed | None) -> dict[str, Any]:
+        """What is known of a target's binary: installed by this run, else as the state recorded it."""
+        if installed is not None:
+            return {"sha256": installed.sha256, "size": installed.size, "duration": installed.duration}
+        return (plan.old or {}).get("output", {})
+
+    def entry(self, plan: Plan, status: TargetStatus, duration: float,
+              installed: Installed | None = None) -> dict[str, Any]:
+        out = self._output(plan, installed)
         r = self.recipe
         return manifest.entry(
             binary=plan.target.binary, platform=plan.target.platform, rel_path=plan.target.out_rel(self.out_dir_rel),
             sha256=out.get("sha256", ""), size=out.get("size", 0), key=plan.key or "", duration=duration,
             status=status, go_version=r.go.version, flags=r.flags(), version=r.stamp.version, profile=r.profile.name)
 
-    def state_record(self, plan: Plan) -> dict[str, Any]:
+    def state_record(self, plan: Plan, installed: Installed | None = None) -> dict[str, Any]:
         assert plan.inputs is not None and plan.key is not None
-        out = self.outputs.get(plan.id) or (plan.old or {}).get("output", {})
+        out = self._output(plan, installed)
         return {"key": plan.key, "parts": plan.parts, "files": plan.files, "ignored": plan.ignored,
                 "inputs": plan.inputs.to_json(), "packages": plan.packages,
                 "output": {**out, "sig": plan.output_sig}}
 
-    def installed(self, plan: Plan, sha256: str, size: int, duration: float) -> None:
-        with self._lock:
-            self.outputs[plan.id] = {"sha256": sha256, "size": size, "duration": round(duration, 3)}
-
-    def record_built(self, plans: list[Plan], duration: float) -> None:
+    def record_built(self, plans: list[Plan], installed: dict[str, Installed], duration: float) -> None:
         """Record finished targets at once: a run killed later keeps what it completed."""
         try:
             state.record(self.recipe.root, self.locks,
-                         targets={p.id: self.state_record(p) for p in plans},
+                         targets={p.id: self.state_record(p, installed[p.id]) for p in plans},
                          out_dir=self.recipe.project.out_path(), header=self.header(),
-                         entries={p.id: self.entry(p, TargetStatus.BUILT, duration) for p in plans},
+                         entries={p.id: self.entry(p, TargetStatus.BUILT, duration, installed[p.id]) for p in plans},
                          known=self.targets_known)
         except OSError as exc:
             raise output_error(exc, self.recipe.root, recorded=False, what=self.records()) from exc
-        with self._lock:
-            self.recorded.update(p.id for p in plans)
 
     def records(self) -> list[Path]:
         """The files a record writes: the build state and the manifest."""
@@ -244,9 +267,9 @@ class RecordStep(Step):
         return {r.name: r.key for r in found if r is not None}
 
     def run(self, ctx: Context) -> None:
-        skipped = [p for p in self.plans if not p.stale and p.key and p.inputs is not None]
-        last_run = {"targets": len(self.plans), "built": len(ctx.outputs), "skipped": len(skipped),
-                    "go_packages": ctx.packages, "profile": ctx.recipe.profile.name,
+        skipped = [p for p in ctx.final_plans(self.plans) if not p.stale and p.key and p.inputs is not None]
+        last_run = {"targets": len(self.plans), "built": len(ctx.outputs()), "skipped": len(skipped),
+                    "go_packages": ctx.packages(), "profile": ctx.recipe.profile.name,
                     "gocache": ctx.recipe.env(ctx.recipe.project.platforms[0]).get("GOCACHE")
                     or ctx.recipe.go.env.get("GOCACHE")}
         try:
@@ -398,7 +421,7 @@ def _stop_on_signals() -> Iterator[None]:
 def _stopped_message(exc: Interrupted, ctx: Context | None, previous: dict[str, Any]) -> str:
     """One line: what stopped the build, what it stopped, and which binaries are there now."""
     name = signal.Signals(exc.signum).name
-    kept = sorted(ctx.outputs) if ctx else []
+    kept = sorted(ctx.outputs()) if ctx else []
     text = f"stopped by {name}: its go processes were stopped and its temporary files removed; "
     if kept:
         text += f"kept {len(kept)} target(s) finished before it ({', '.join(kept)}), recorded in the manifest"
@@ -524,16 +547,17 @@ def _results(plans: list[Plan], steps: list[Any], outcomes: dict[str, scheduler.
 
         step_of = {p.id: s for s in steps if isinstance(s, Compile) for p in s.plans}
     rows = []
-    for plan in plans:
+    outputs = ctx.outputs()
+    for plan in ctx.final_plans(plans):
         prev = previous.get(plan.id, {})
         row = TargetResult(target=plan.target, status=TargetStatus.SKIPPED, reasons=plan.reasons,
                            previous_size=prev.get("size"), path=plan.target.out_rel(ctx.out_dir_rel))
-        out = ctx.outputs.get(plan.id)
+        out = outputs.get(plan.id)
         step = step_of.get(plan.id)
         outcome = outcomes.get(step.name) if step else None
-        if out and plan.id in ctx.recorded:
+        if out is not None:
             row.status = TargetStatus.BUILT
-            row.size, row.sha256, row.duration = out["size"], out["sha256"], out["duration"]
+            row.size, row.sha256, row.duration = out.size, out.sha256, out.duration
         elif plan.stale:
             row.status = (TargetStatus.FAILED if outcome and outcome.status == StepStatus.FAILED
                           else TargetStatus.NOT_BUILT)

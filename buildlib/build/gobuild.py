@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from ..errors import BuildlibError
 from . import state
 from .keys import sha256_file
 from .plan import Plan, output_state
+from .results import CompileResult, Installed
 from .step import Step
 from .targets import Target
 
@@ -42,17 +43,6 @@ class CompileError(BuildlibError):
         self.diagnostics = diagnostics
         super().__init__(f"go build failed for {binaries} ({platform}); the previous binaries are untouched:\n"
                          f"{diagnostics}")
-
-
-@dataclass
-class CompileResult:
-    """What one compile step did."""
-
-    built: list[Plan] = field(default_factory=list)
-    skipped: list[Plan] = field(default_factory=list)
-    compiled_packages: int = 0
-    duration: float = 0.0
-    note: str = ""
 
 
 def lock_name(target: Target) -> str:
@@ -106,9 +96,12 @@ class Compile(Step):
         self.weight = 10 + max(len(plans), len(set().union(*(p.packages for p in plans))))
 
     def run(self, ctx: Context) -> CompileResult:
-        result = CompileResult()
-        todo = [p for p in self.plans if p.stale]
-        result.skipped = [p for p in self.plans if not p.stale]
+        # Kept by the context from the start: a compile that fails or is stopped part-way still tells
+        # the builder what it finished.
+        result = ctx.begin(self.name, CompileResult())
+        plans = ctx.final_plans(self.plans)  # as the listing of this platform decided them again
+        todo = [p for p in plans if p.stale]
+        result.skipped.extend(p for p in plans if not p.stale)
         if not todo:
             result.note = " - up to date after listing"
             return result
@@ -123,12 +116,9 @@ class Compile(Step):
                                 else ("not built by another run", None))
                 if not problem:
                     # Another run built it while this one waited for the lock.
-                    plan.output_sig = sig
-                    plan.stale = False
-                    plan.reasons = ["built meanwhile by a concurrent run"]
-                    plan.old = rec
                     todo.remove(plan)
-                    result.skipped.append(plan)
+                    result.skipped.append(replace(plan, output_sig=sig, stale=False, old=rec,
+                                                  reasons=["built meanwhile by a concurrent run"]))
             if todo:
                 self._build(ctx, todo, result)
         return result
@@ -160,7 +150,7 @@ class Compile(Step):
             packages = set().union(*(p.packages for p in todo))
             text, compiled = _diagnostics(output, packages)
             result.compiled_packages += compiled
-            ctx.count_packages(compiled, len(packages))
+            result.needed_packages += len(packages)
             if code != 0:
                 return [(p, text or f"go build exited with status {code}") for p in todo]
             ctx.wait_gate(self.gate)
@@ -176,13 +166,11 @@ class Compile(Step):
                 final = recipe.root / plan.target.out_rel(ctx.out_dir_rel)
                 os.replace(produced, final)
                 st = os.stat(final)
-                plan.output_sig = [st.st_ino, st.st_mtime_ns, st.st_size]
-                plan.old = None
-                ctx.installed(plan, digest, st.st_size, duration)
-                built.append(plan)
+                result.installed[plan.id] = Installed(digest, st.st_size, round(duration, 3))
+                built.append(replace(plan, output_sig=[st.st_ino, st.st_mtime_ns, st.st_size], old=None))
             fsync_dir(out_dir)
+            ctx.record_built(built, result.installed, duration)
             result.built.extend(built)
-            ctx.record_built(built, duration)
             return []
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

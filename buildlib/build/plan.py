@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,28 +191,27 @@ def plan_target(target: Target, recipe: Recipe, old: dict[str, Any] | None, hash
     return plan
 
 
-def refresh(plan: Plan, recipe: Recipe, pkgs: list[dict[str, Any]], hashes: FileHashes, force: bool) -> None:
-    """Recompute a plan from a fresh ``go list``: the inputs may have changed, or not at all."""
+def refresh(plan: Plan, recipe: Recipe, pkgs: list[dict[str, Any]], hashes: FileHashes, force: bool) -> Plan:
+    """The plan decided again from a fresh ``go list`` (the inputs may have changed, or not at all): a
+    new Plan, ``plan`` is left as it was."""
     inputs = target_inputs(pkgs, recipe.root / plan.target.main, recipe.root, recipe.gomodcache())
-    plan.inputs = inputs
-    plan.files = hashes.many(inputs.files)
-    plan.ignored = hashes.many(inputs.ignored)
-    plan.key = target_key(plan.parts, plan.files)
+    files = hashes.many(inputs.files)
+    key = target_key(plan.parts, files)
     by_dir = {os.path.realpath(p.get("Dir", "")): p for p in pkgs}
     main = by_dir.get(os.path.realpath(recipe.root / plan.target.main), {})
-    plan.packages = sorted({main.get("ImportPath", ""), *main.get("Deps", [])} - {""})
-    plan.needs_list = False
-    if plan.old and plan.key == plan.old.get("key") and not force:
-        problem, plan.output_sig = output_state(recipe.root / plan.target.out_rel(recipe.project.build.out_dir),
-                                                plan.old)
-        plan.stale = problem is not None
-        plan.reasons = [problem] if problem else ["up to date (listed again: same inputs)"]
-    elif plan.old and plan.old.get("key") != plan.key:
-        plan.reasons = explain(plan.old, plan.parts, plan.files)
+    new = replace(plan, inputs=inputs, files=files, ignored=hashes.many(inputs.ignored), key=key,
+                  packages=sorted({main.get("ImportPath", ""), *main.get("Deps", [])} - {""}), needs_list=False)
+    if plan.old and key == plan.old.get("key") and not force:
+        problem, sig = output_state(recipe.root / plan.target.out_rel(recipe.project.build.out_dir), plan.old)
+        return replace(new, output_sig=sig, stale=problem is not None,
+                       reasons=[problem] if problem else ["up to date (listed again: same inputs)"])
+    if plan.old and plan.old.get("key") != key:
+        return replace(new, reasons=explain(plan.old, plan.parts, files))
+    return new
 
 
 class ListPackages(Step):
-    """``go list -deps`` for one platform, then each of its plans is decided again."""
+    """``go list -deps`` for one platform, then each of its plans is decided again (returned, not written)."""
 
     def __init__(self, platform: str, plans: list[Plan], deps: tuple[str, ...]) -> None:
         self.platform = platform
@@ -227,6 +226,5 @@ class ListPackages(Step):
         recipe = ctx.recipe
         mains = sorted({p.target.main for p in self.plans})
         pkgs = list_packages(recipe, self.platform, mains, ctx.cancel)
-        for plan in self.plans:
-            refresh(plan, recipe, pkgs, ctx.hashes, ctx.force)
-        return PlatformListing(self.platform, frozenset(mains), tuple(pkgs))
+        return PlatformListing(self.platform, frozenset(mains), tuple(pkgs),
+                               tuple(refresh(plan, recipe, pkgs, ctx.hashes, ctx.force) for plan in self.plans))

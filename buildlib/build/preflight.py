@@ -239,7 +239,7 @@ class SecretScan(Step):
 
     def __init__(self, plans: list[Any], listing: tuple[str, ...] = ()) -> None:
         self.plans = sorted(plans, key=lambda p: p.id)
-        # After the `go list` steps of the run (``listing``): then every plan holds its current inputs.
+        # After the `go list` steps of the run (``listing``), whose results hold the plans' current inputs.
         self.deps = (*self.deps, *listing)
 
     def _key(self, ctx: Context) -> str:
@@ -249,7 +249,7 @@ class SecretScan(Step):
         root = ctx.recipe.root
         return digest([rules_version(), list(ctx.recipe.project.build.secrets_allow), [
             [p.id, {k: v for k, v in p.parts.items() if k != "stamp"}, _go_headers(root, p.files),
-             _go_headers(root, p.ignored)] for p in self.plans]])
+             _go_headers(root, p.ignored)] for p in ctx.final_plans(self.plans)]])
 
     def run(self, ctx: Context) -> CheckPassed:
         key = self._key(ctx)
@@ -262,7 +262,7 @@ class SecretScan(Step):
         recipe = ctx.recipe
         root, modcache = recipe.root, recipe.gomodcache()
         by_platform: dict[str, list[Any]] = defaultdict(list)
-        for plan in self.plans:
+        for plan in ctx.final_plans(self.plans):
             by_platform[plan.target.platform].append(plan)
         found: dict[str, Embedded] = {}
         for platform, plans in sorted(by_platform.items()):
