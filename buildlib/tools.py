@@ -66,9 +66,11 @@ def not_runnable(argv: Sequence[str], exc: OSError, hint: str = "") -> ToolError
     return ToolError(f"`{os.path.basename(str(argv[0]))}` {what}", hint=hint or "install it, or put it on PATH")
 
 
-def which(name: str, hint: str) -> str:
-    """The path of ``name`` on PATH, or a ToolError saying how to install it (``hint``)."""
-    path = shutil.which(name)
+def which(name: str, hint: str, also: Sequence[str] = ()) -> str:
+    """The path of ``name`` on PATH, else in the folders ``also`` (an sbin a user's PATH may lack), or a
+    ToolError saying how to install it (``hint``)."""
+    path = shutil.which(name) or next((p for p in (os.path.join(d, name) for d in also) if os.access(p, os.X_OK)),
+                                      None)
     if path is None:
         raise ToolError(f"`{name}` is not installed or not on PATH", hint=hint)
     return path

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from .builder import Context
 
 
-def _go(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:
-    return ctx.recipe.go_run(None, *args, cancel=ctx.cancel, timeout=1800)
+def _go(ctx: Context, *args: str, check: bool = False, hint: str = "") -> subprocess.CompletedProcess[str]:
+    """A check's ``go ARGS``: the recipe's environment, stopped with the build."""
+    return ctx.recipe.go_run(None, *args, cancel=ctx.cancel, timeout=1800, check=check, hint=hint)
 
 
 def _go_headers(root: Path, files: dict[str, str | None]) -> list[tuple[str, str | None]]:
@@ -102,8 +103,8 @@ class DownloadModules(Check):
         return digest([ctx.hashes.get("go.mod"), ctx.hashes.get("go.sum"), modcache, _modcache_sig(modcache)])
 
     def check(self, ctx: Context) -> None:
-        ctx.recipe.go_run(None, "mod", "download", cancel=ctx.cancel, timeout=1800, check=True,
-                          hint="check the network or GOPROXY, or fix go.mod (go mod tidy), and run again")
+        _go(ctx, "mod", "download", check=True,
+            hint="check the network or GOPROXY, or fix go.mod (go mod tidy), and run again")
 
     def run(self, ctx: Context) -> CheckPassed | StepNote:
         passed = super().run(ctx)

@@ -46,13 +46,7 @@ class CheckFinding:
 
 
 def _tool(name: str, package: str) -> str:
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None
-    )
-    if path is None:
-        raise ToolError(f"`{name}` is not installed or not on PATH",
-                        hint=f"install it with `apt-get install {package}`")
-    return path
+    return tools.which(name, hint=f"install it with `apt-get install {package}`", also=("/usr/sbin", "/usr/bin"))
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:

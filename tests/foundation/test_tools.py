@@ -52,6 +52,16 @@ def test_a_missing_tool_says_so_and_how_to_get_it() -> None:
     assert tools.which("sh", hint="") == shutil.which("sh")
 
 
+def test_which_also_looks_in_the_folders_it_is_given(tmp_path: Path) -> None:
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "kit-only-in-sbin").write_text("#!/bin/sh\n")
+    with pytest.raises(ToolError, match=r"^`kit-only-in-sbin` is not installed or not on PATH; get it$"):
+        tools.which("kit-only-in-sbin", hint="get it", also=[str(sbin)])  # not executable: not a tool
+    (sbin / "kit-only-in-sbin").chmod(0o755)
+    assert tools.which("kit-only-in-sbin", hint="get it", also=[str(sbin)]) == str(sbin / "kit-only-in-sbin")
+
+
 def test_a_tool_past_its_time_is_stopped_and_named(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(ToolError, match=r"^`sleep 30` did not finish within 0.5 s; it was stopped; is it waiting "
